@@ -1,0 +1,42 @@
+# Everything runs from a virtual environment this Makefile builds from pinned versions.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help install run migrate revision test lint format bench clean
+
+help:
+	@echo "make run | test | lint | format | migrate | revision m=\"...\" | bench | clean"
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m app serve
+
+migrate: $(STAMP)
+	$(PY) -m app migrate
+
+revision: $(STAMP)
+	@test -n "$(m)" || (echo 'usage: make revision m="describe the change"' && exit 2)
+	$(PY) -m alembic revision --autogenerate -m "$(m)"
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(args)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Quill: a REST backend for blogs."""

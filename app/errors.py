@@ -1,0 +1,159 @@
+"""Domain errors, the one table mapping them to HTTP, and the error envelope handlers.
+
+Services raise `DomainError` subclasses and know nothing of HTTP; this module turns every failure
+(domain, HTTP, validation, database) into the contract's envelope.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("quill.errors")
+
+
+class DomainError(Exception):
+    """Base of every rule violation a service reports. `message` is for people."""
+
+    message: str = "Request failed"
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.headers = headers or {}
+
+
+class NotFoundError(DomainError):
+    message = "Not found"
+
+
+class PermissionDeniedError(DomainError):
+    message = "You are not allowed to do this"
+
+
+class ConflictError(DomainError):
+    message = "Conflict"
+
+
+class NotAuthenticatedError(DomainError):
+    message = "Not authenticated"
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+# The one table: domain error class -> (HTTP status, stable code). Subclasses are looked up along
+# their MRO, so a new error only needs a row here when its status or code differs from its base.
+ERROR_TABLE: dict[type[DomainError], tuple[int, str]] = {
+    DomainError: (400, "BAD_REQUEST"),
+    NotFoundError: (404, "NOT_FOUND"),
+    PermissionDeniedError: (403, "FORBIDDEN"),
+    ConflictError: (409, "CONFLICT"),
+    NotAuthenticatedError: (401, "NOT_AUTHENTICATED"),
+}
+
+HTTP_CODES: dict[int, str] = {
+    400: "BAD_REQUEST",
+    401: "NOT_AUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
+    422: "VALIDATION_FAILED",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def register(error: type[DomainError], status: int, code: str) -> None:
+    """Let a domain module add its rows to the table next to where it defines its errors."""
+    ERROR_TABLE[error] = (status, code)
+
+
+def request_id_of(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str | None,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"success": False, "code": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    body["request_id"] = request_id
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _lookup(error: DomainError) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in ERROR_TABLE:
+            return ERROR_TABLE[cls]  # type: ignore[index]
+    return ERROR_TABLE[DomainError]
+
+
+async def domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
+    status, code = _lookup(exc)
+    return envelope(status, code, exc.message, request_id_of(request), headers=exc.headers)
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    status = exc.status_code
+    if status == 404 and "route" not in request.scope:
+        message = f"Route {request.url.path} not found"
+    elif isinstance(exc.detail, str) and exc.detail:
+        message = exc.detail
+    else:
+        message = HTTPStatus(status).phrase
+    code = HTTP_CODES.get(status, HTTPStatus(status).name)
+    return envelope(status, code, message, request_id_of(request), headers=exc.headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return " → ".join(str(part) for part in loc)
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"field": _field(err.get("loc", ())), "message": err.get("msg", ""), "type": err["type"]}
+        for err in exc.errors()
+    ]
+    return envelope(
+        422, "VALIDATION_FAILED", "Validation failed", request_id_of(request), errors=errors
+    )
+
+
+async def database_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("database unavailable (request %s): %s", request_id_of(request), exc)
+    return envelope(
+        503,
+        "DATABASE_UNAVAILABLE",
+        "The database is unavailable, try again later",
+        request_id_of(request),
+        headers={"Retry-After": "5"},
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    # Starlette types handlers as taking Exception; each is registered for its own class.
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(OperationalError, database_unavailable_handler)
+    app.add_exception_handler(PoolTimeoutError, database_unavailable_handler)

@@ -1,0 +1,45 @@
+"""Log files written off the request path.
+
+Request handlers only put a record on a queue; a `QueueListener` thread does the file I/O, so a
+slow disk never holds up a response.
+"""
+
+import logging
+import queue
+import time
+from logging.handlers import QueueHandler, QueueListener
+from pathlib import Path
+
+LINE_FORMAT = "[%(asctime)s] %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class FileLog:
+    """A logger whose records are written to `path` by a background thread."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.logger = logging.getLogger(name)
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+        self._queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        self._queue_handler = QueueHandler(self._queue)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+        formatter = logging.Formatter(LINE_FORMAT, DATE_FORMAT)
+        formatter.converter = time.gmtime
+        file_handler.setFormatter(formatter)
+        self._file_handler = file_handler
+        self._listener = QueueListener(self._queue, file_handler)
+
+    def start(self) -> None:
+        for handler in list(self.logger.handlers):
+            if isinstance(handler, QueueHandler):
+                self.logger.removeHandler(handler)
+        self.logger.addHandler(self._queue_handler)
+        self._listener.start()
+
+    def stop(self) -> None:
+        """Flush what is queued and close the file."""
+        self._listener.stop()
+        self.logger.removeHandler(self._queue_handler)
+        self._file_handler.close()

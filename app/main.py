@@ -1,0 +1,65 @@
+"""create_app(): middleware, exception handlers, routers, /files. Wiring only."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import errors
+from app.config import Settings, get_settings
+from app.logs import FileLog
+from app.middleware import RequestContextMiddleware
+from app.routers import health
+from app.schemas import ErrorResponse
+
+DESCRIPTION = """
+REST backend for blogs. Every non-2xx answer has one shape, `ErrorResponse`: switch on `code`.
+Authenticate with `Authorization: Bearer <token>` (the Authorize button) or `X-API-Key`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    request_log = FileLog("quill.requests", settings.request_log_file)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        request_log.start()
+        try:
+            yield
+        finally:
+            request_log.stop()
+
+    app = FastAPI(
+        title="Quill",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={
+            422: {"model": ErrorResponse, "description": "Validation failed"},
+            500: {"model": ErrorResponse, "description": "Internal error"},
+            503: {"model": ErrorResponse, "description": "Database unavailable"},
+        },
+    )
+    errors.install_handlers(app)
+
+    # Added last = outermost: even CORS preflights and 500s get the request id and headers.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "X-Process-Time", "Server-Timing", "Retry-After"],
+    )
+    app.add_middleware(RequestContextMiddleware)
+
+    # The body limit is set per router, not on the app: the app-level limiter answers outside
+    # our middleware, without the envelope or the request id. Upload routes set a larger one.
+    for router in (health.router,):
+        app.include_router(router, max_body_size=settings.max_json_body_bytes)
+    return app
+
+
+app = create_app()

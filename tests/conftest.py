@@ -1,0 +1,85 @@
+"""Test set-up: a scratch database migrated once, each test inside a rolled-back transaction.
+
+`TEST_DATABASE_URL` picks the database (CI sets it for MariaDB and PostgreSQL); by default a
+SQLite file in a temporary folder. Settings are fixed here before the app is imported.
+"""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TMP = Path(tempfile.mkdtemp(prefix="quill-tests-"))
+os.environ.update(
+    DATABASE_URL=os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{TMP / 'test.db'}",
+    ENVIRONMENT="test",
+    SECRET_KEY="test-secret-key-that-is-long-enough-0123456789",
+    UPLOAD_DIR=str(TMP / "uploads"),
+    REQUEST_LOG_FILE=str(TMP / "requests.log"),
+    LOGIN_LOG_FILE=str(TMP / "login_log.txt"),
+    MAIL_BACKEND="file",
+    MAIL_DIR=str(TMP / "mail"),
+    CORS_ORIGINS="http://localhost:3000",
+)
+
+from alembic import command  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from app.__main__ import alembic_config  # noqa: E402
+from app.config import Settings, get_settings  # noqa: E402
+from app.database import engine as app_engine  # noqa: E402
+from app.database import get_db  # noqa: E402
+from app.main import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    command.upgrade(alembic_config(), "head")
+    yield app_engine
+    app_engine.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose commits become savepoints of one transaction rolled back at the end."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        autoflush=False,
+        expire_on_commit=False,
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(db: Session) -> FastAPI:
+    application = create_app()
+
+    def _get_test_db() -> Iterator[Session]:
+        yield db
+
+    application.dependency_overrides[get_db] = _get_test_db
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
