@@ -4,10 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install run migrate revision test lint format bench clean
+.PHONY: help install run migrate revision admin test lint format bench clean
 
 help:
-	@echo "make run | test | lint | format | migrate | revision m=\"...\" | bench | clean"
+	@echo "make run | test | lint | format | migrate | revision m=\"...\" | admin email=... | bench | clean"
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ migrate: $(STAMP)
 revision: $(STAMP)
 	@test -n "$(m)" || (echo 'usage: make revision m="describe the change"' && exit 2)
 	$(PY) -m alembic revision --autogenerate -m "$(m)"
+
+admin: $(STAMP)
+	@test -n "$(email)" || (echo 'usage: make admin email=you@example.com' && exit 2)
+	$(PY) -m app migrate
+	$(PY) -m app create-admin --email "$(email)"
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(args)

@@ -39,6 +39,40 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def create_admin(args: argparse.Namespace) -> int:
+    """Promote an existing user, or create one as admin. `is_admin` has no API: this is the way."""
+    import getpass
+
+    from pydantic import ValidationError
+
+    from app.database import SessionLocal
+    from app.schemas import UserCreate
+    from app.services import users
+
+    with SessionLocal() as session:
+        user = users.get_by_email(session, args.email)
+        if user is not None:
+            user.is_admin = True
+            session.commit()
+            print(f"{user.email} is now an admin")
+            return 0
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password for the new admin: ")
+            if getpass.getpass("Repeat it: ") != password:
+                print("passwords differ", file=sys.stderr)
+                return 2
+        try:
+            data = UserCreate(email=args.email, password=password, name=args.name or "Admin")
+        except ValidationError as exc:
+            print("; ".join(e["msg"] for e in exc.errors()), file=sys.stderr)
+            return 2
+        user = users.create_user(session, data, is_admin=True)
+        print(f"created admin {user.email}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
     p_migrate = sub.add_parser("migrate", help="apply migrations up to head")
     p_migrate.set_defaults(func=migrate)
+
+    p_admin = sub.add_parser("create-admin", help="promote a user to admin, or create one")
+    p_admin.add_argument("--email", required=True)
+    p_admin.add_argument("--name", help="for a new user (default: Admin)")
+    p_admin.add_argument(
+        "--password-stdin", action="store_true", help="read a new user's password from stdin"
+    )
+    p_admin.set_defaults(func=create_admin)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -1,10 +1,61 @@
-"""Dependencies shared by the routers, as `Annotated` aliases."""
+"""Dependencies shared by the routers, as `Annotated` aliases: the session, the caller, paging."""
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app.database import get_db
+from app.errors import AdminRequiredError, NotAuthenticatedError
+from app.models import User
+from app.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
+from app.services import api_keys, auth
 
 SessionDep = Annotated[Session, Depends(get_db)]
+
+# auto_error=False: a missing credential is our NotAuthenticatedError (envelope, 401), and either
+# scheme may be the one present. Both appear in /docs' Authorize dialog.
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_optional_user(
+    session: SessionDep,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> User | None:
+    if token:
+        return auth.user_from_access_token(session, token)
+    if api_key:
+        return api_keys.user_for_key(session, api_key)
+    return None
+
+
+def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    if user is None:
+        raise NotAuthenticatedError()
+    return user
+
+
+def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> User:
+    if not user.is_admin:
+        raise AdminRequiredError()
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+def get_page_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    per_page: Annotated[
+        int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page (1..100)")
+    ] = DEFAULT_PER_PAGE,
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page)
+
+
+PageDep = Annotated[PageParams, Depends(get_page_params)]

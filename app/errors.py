@@ -13,7 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.schemas import ErrorResponse
 
 logger = logging.getLogger("quill.errors")
 
@@ -27,6 +30,9 @@ class DomainError(Exception):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.headers = headers or {}
+        # Work that must still run after the error answer is sent (e.g. logging a failed login):
+        # FastAPI drops a route's BackgroundTasks when the route raises, so the error carries them.
+        self.background: BackgroundTask | None = None
 
 
 class NotFoundError(DomainError):
@@ -48,6 +54,40 @@ class NotAuthenticatedError(DomainError):
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
+class EmailTakenError(ConflictError):
+    message = "Email already registered"
+
+
+class InvalidCredentialsError(NotAuthenticatedError):
+    message = "Incorrect email or password"
+
+
+class InvalidTokenError(NotAuthenticatedError):
+    message = "Invalid or expired token"
+
+
+class InvalidActionTokenError(DomainError):
+    """A reset or verification link that is expired, used, tampered with or for another purpose."""
+
+    message = "Invalid or expired token"
+
+
+class WrongPasswordError(DomainError):
+    message = "Current password is incorrect"
+
+
+class AdminRequiredError(PermissionDeniedError):
+    message = "Administrator rights required"
+
+
+class TooManyLoginAttemptsError(DomainError):
+    message = "Too many failed login attempts, try again later"
+
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(headers={"Retry-After": str(retry_after_seconds)})
+        self.retry_after = retry_after_seconds
+
+
 # The one table: domain error class -> (HTTP status, stable code). Subclasses are looked up along
 # their MRO, so a new error only needs a row here when its status or code differs from its base.
 ERROR_TABLE: dict[type[DomainError], tuple[int, str]] = {
@@ -56,6 +96,13 @@ ERROR_TABLE: dict[type[DomainError], tuple[int, str]] = {
     PermissionDeniedError: (403, "FORBIDDEN"),
     ConflictError: (409, "CONFLICT"),
     NotAuthenticatedError: (401, "NOT_AUTHENTICATED"),
+    EmailTakenError: (409, "EMAIL_TAKEN"),
+    InvalidCredentialsError: (401, "INVALID_CREDENTIALS"),
+    InvalidTokenError: (401, "INVALID_TOKEN"),
+    InvalidActionTokenError: (400, "INVALID_OR_EXPIRED_TOKEN"),
+    WrongPasswordError: (400, "INVALID_CURRENT_PASSWORD"),
+    AdminRequiredError: (403, "ADMIN_REQUIRED"),
+    TooManyLoginAttemptsError: (429, "TOO_MANY_LOGIN_ATTEMPTS"),
 }
 
 HTTP_CODES: dict[int, str] = {
@@ -76,6 +123,14 @@ HTTP_CODES: dict[int, str] = {
 }
 
 
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    return {
+        status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }
+
+
 def register(error: type[DomainError], status: int, code: str) -> None:
     """Let a domain module add its rows to the table next to where it defines its errors."""
     ERROR_TABLE[error] = (status, code)
@@ -93,12 +148,13 @@ def envelope(
     *,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"success": False, "code": code, "message": message}
     if errors is not None:
         body["errors"] = errors
     body["request_id"] = request_id
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers, background=background)
 
 
 def _lookup(error: DomainError) -> tuple[int, str]:
@@ -110,7 +166,14 @@ def _lookup(error: DomainError) -> tuple[int, str]:
 
 async def domain_error_handler(request: Request, exc: DomainError) -> JSONResponse:
     status, code = _lookup(exc)
-    return envelope(status, code, exc.message, request_id_of(request), headers=exc.headers)
+    return envelope(
+        status,
+        code,
+        exc.message,
+        request_id_of(request),
+        headers=exc.headers,
+        background=exc.background,
+    )
 
 
 async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -6,6 +6,7 @@ slow disk never holds up a response.
 
 import logging
 import queue
+import threading
 import time
 from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
@@ -43,3 +44,19 @@ class FileLog:
         self._listener.stop()
         self.logger.removeHandler(self._queue_handler)
         self._file_handler.close()
+
+
+_append_lock = threading.Lock()
+
+
+def append_line(path: Path, text: str) -> None:
+    """Append one timestamped line; called from background tasks, never on the response path."""
+    stamp = time.strftime(DATE_FORMAT, time.gmtime())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _append_lock, path.open("a", encoding="utf-8") as handle:
+        handle.write(f"[{stamp}] {text}\n")
+
+
+def log_login_attempt(path: Path, outcome: str, email: str, ip: str | None) -> None:
+    # Never the password: only who tried, from where, and how it went.
+    append_line(path, f"LOGIN {outcome} — Email: {email} — IP: {ip or 'unknown'}")

@@ -5,18 +5,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from app import errors
 from app.config import Settings, get_settings
 from app.logs import FileLog
 from app.middleware import RequestContextMiddleware
-from app.routers import health
+from app.routers import auth, health, users
 from app.schemas import ErrorResponse
 
 DESCRIPTION = """
 REST backend for blogs. Every non-2xx answer has one shape, `ErrorResponse`: switch on `code`.
 Authenticate with `Authorization: Bearer <token>` (the Authorize button) or `X-API-Key`.
 """
+
+
+def operation_id(route: APIRoute) -> str:
+    # `users-read_me` rather than FastAPI's `read_me_users_me_get`: readable in generated clients.
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Quill",
+        generate_unique_id_function=operation_id,
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
@@ -57,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # The body limit is set per router, not on the app: the app-level limiter answers outside
     # our middleware, without the envelope or the request id. Upload routes set a larger one.
-    for router in (health.router,):
+    for router in (health.router, auth.router, users.router):
         app.include_router(router, max_body_size=settings.max_json_body_bytes)
     return app
 

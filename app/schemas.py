@@ -1,6 +1,15 @@
 """Pydantic request/response models: the API's shapes, apart from the tables."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+# Emails are compared and stored lower-cased; 254 is the longest address SMTP allows.
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Bio = Annotated[str, Field(max_length=500)]
 
 
 class StrictBody(BaseModel):
@@ -37,3 +46,125 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str = Field(examples=["ok"])
     database: str = Field(examples=["ok"])
+
+
+class ORMModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+class UserPublic(ORMModel):
+    """Another user as anyone sees them: never the email."""
+
+    id: int
+    name: str
+    bio: str | None
+    avatar_url: str | None = None
+    created_at: datetime
+
+
+class UserPrivate(UserPublic):
+    """Yourself."""
+
+    email: str
+    email_verified: bool
+    is_admin: bool
+
+
+class UserCreate(StrictBody):
+    email: Email
+    password: Password
+    name: Name
+
+
+class UserUpdate(StrictBody):
+    name: Name | None = None
+    bio: Bio | None = None
+    email: Email | None = None
+
+
+class PasswordChange(StrictBody):
+    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    new_password: Password
+
+
+# --- auth ----------------------------------------------------------------------------------------
+
+
+class LoginRequest(StrictBody):
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class LoginResponse(TokenPair):
+    user: UserPrivate
+
+
+class OAuth2Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+
+
+class RefreshRequest(StrictBody):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class EmailRequest(StrictBody):
+    email: Email
+
+
+class ResetPasswordRequest(StrictBody):
+    token: Annotated[str, Field(min_length=1, max_length=2048)]
+    new_password: Password
+
+
+class TokenRequest(StrictBody):
+    token: Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class Accepted(BaseModel):
+    message: str
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(StrictBody):
+    name: Name
+
+
+class ApiKeyPublic(ORMModel):
+    id: int
+    name: str
+    prefix: str = Field(description="The first characters of the key, to recognise it")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The key itself. Shown once: store it now.")
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    total: int
+    page: int
+    per_page: int
+    total_pages: int
+    has_next: bool
+    has_prev: bool

@@ -83,3 +83,54 @@ def app(db: Session) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+# --- users and credentials -----------------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    from app.security import hash_password
+
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def make_user(db: Session, password_hash: str):
+    """Insert a user directly (one argon2 hash for the whole run keeps the suite fast)."""
+    from app.models import User
+
+    counter = iter(range(1, 1_000_000))
+
+    def _make(email: str | None = None, *, name: str = "Someone", is_admin: bool = False) -> User:
+        user = User(
+            email=(email or f"user{next(counter)}@example.com").lower(),
+            hashed_password=password_hash,
+            name=name,
+            is_admin=is_admin,
+        )
+        db.add(user)
+        db.commit()
+        return user
+
+    return _make
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> dict:
+    response = client.post("/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def user_client(client: TestClient, make_user):
+    """A (client, user, headers) triple for a logged-in user."""
+    user = make_user("owner@example.com", name="Owner")
+    tokens = login(client, user.email)
+    return client, user, bearer(tokens["access_token"])

@@ -1,0 +1,60 @@
+"""Page-shaped lists: one count query and one page query, for every list in the API."""
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.schemas import Page
+
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 10
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    params: PageParams,
+    *,
+    transform: Callable[[Any], Item] | None = None,
+) -> Page[Any]:
+    """Run `stmt` (already ordered) as one page plus its total.
+
+    The count is skipped when the first page is not full: then the page is everything there is.
+    """
+    rows: Sequence[Any] = session.scalars(stmt.limit(params.per_page).offset(params.offset)).all()
+    if params.page == 1 and len(rows) < params.per_page:
+        total = len(rows)
+    else:
+        count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+        total = session.scalar(count_stmt) or 0
+    items = [transform(row) for row in rows] if transform else list(rows)
+    return page_of(items, total, params)
+
+
+def page_of(items: list[Any], total: int, params: PageParams) -> Page[Any]:
+    total_pages = math.ceil(total / params.per_page) if total else 0
+    return Page[Any](
+        data=items,
+        total=total,
+        page=params.page,
+        per_page=params.per_page,
+        total_pages=total_pages,
+        has_next=params.page < total_pages,
+        has_prev=params.page > 1,
+    )

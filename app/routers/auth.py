@@ -1,0 +1,194 @@
+"""/auth: register, login (JSON and OAuth2 form), refresh, logout, password reset, verification."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app import mail
+from app.config import get_settings
+from app.dependencies import CurrentUser, SessionDep
+from app.errors import DomainError, TooManyLoginAttemptsError, documented
+from app.logs import log_login_attempt
+from app.models import User
+from app.schemas import (
+    Accepted,
+    EmailRequest,
+    LoginRequest,
+    LoginResponse,
+    OAuth2Token,
+    RefreshRequest,
+    ResetPasswordRequest,
+    TokenPair,
+    TokenRequest,
+    UserCreate,
+    UserPrivate,
+)
+from app.services import auth, users
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _send_welcome(background: BackgroundTasks, user: User) -> None:
+    subject, body = mail.welcome_message(user.name)
+    background.add_task(mail.send_mail, user.email, subject, body)
+
+
+def _login(
+    session: SessionDep, background: BackgroundTasks, request: Request, email: str, password: str
+) -> User:
+    ip = request.client.host if request.client else None
+    log_file = get_settings().login_log_file
+    try:
+        user = auth.authenticate(session, email, password, ip)
+    except DomainError as exc:
+        outcome = "LOCKED" if isinstance(exc, TooManyLoginAttemptsError) else "FAILED"
+        background.add_task(log_login_attempt, log_file, outcome, email.lower(), ip)
+        exc.background = background
+        raise
+    background.add_task(log_login_attempt, log_file, "SUCCESS", user.email, ip)
+    return user
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPrivate,
+    responses=documented(409),
+    summary="Create an account",
+    description="A welcome email is sent in the background. `409 EMAIL_TAKEN` if registered.",
+)
+def register(body: UserCreate, session: SessionDep, background: BackgroundTasks) -> User:
+    user = users.create_user(session, body)
+    _send_welcome(background, user)
+    return user
+
+
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses=documented(401, 429),
+    summary="Log in with email and password",
+    description=(
+        "`401 INVALID_CREDENTIALS` for an unknown email and a wrong password alike. After "
+        "`LOGIN_MAX_FAILURES` failures within `LOGIN_LOCKOUT_MINUTES`, `429` with `Retry-After`."
+    ),
+)
+def login(
+    body: LoginRequest, session: SessionDep, background: BackgroundTasks, request: Request
+) -> LoginResponse:
+    user = _login(session, background, request, body.email, body.password)
+    tokens = auth.issue_tokens(session, user)
+    return LoginResponse(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        user=UserPrivate.model_validate(user),
+    )
+
+
+@router.post(
+    "/token",
+    response_model=OAuth2Token,
+    responses=documented(401, 429),
+    summary="OAuth2 password flow (the /docs Authorize button)",
+    description="Form fields `username` (the email) and `password`. Answers an access token only.",
+)
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    background: BackgroundTasks,
+    request: Request,
+) -> OAuth2Token:
+    user = _login(session, background, request, form.username, form.password)
+    return OAuth2Token(access_token=auth.access_token_only(user))
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses=documented(401),
+    summary="Trade a refresh token for a new pair",
+    description=(
+        "The refresh token used here stops working. Presenting an already used one revokes "
+        "every token of its family (`401 INVALID_TOKEN`)."
+    ),
+)
+def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
+    tokens = auth.rotate(session, body.refresh_token)
+    return TokenPair(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End the session of a refresh token",
+    description="Always 204: an unknown or already-ended token leaves nothing to end.",
+)
+def logout(body: RefreshRequest, session: SessionDep) -> Response:
+    auth.logout(session, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="Mail a password reset link",
+    description="202 whether or not the email is registered, so it reveals nothing.",
+)
+def forgot_password(
+    body: EmailRequest, session: SessionDep, background: BackgroundTasks
+) -> Accepted:
+    found = auth.reset_token_for(session, body.email)
+    if found is not None:
+        user, reset_token = found
+        link = mail.frontend_link("/reset-password", reset_token, get_settings())
+        subject, text = mail.password_reset_message(user.name, link)
+        background.add_task(mail.send_mail, user.email, subject, text)
+    return Accepted(message="If the email is registered, a reset link is on its way")
+
+
+@router.post(
+    "/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(400),
+    summary="Set a new password with a reset token",
+    description=(
+        "The token is single-use, expires in 30 minutes and is good for nothing else. Every "
+        "session of the user ends. `400 INVALID_OR_EXPIRED_TOKEN` otherwise."
+    ),
+)
+def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
+    auth.reset_password(session, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/verify-email/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=documented(401),
+    summary="Mail a verification link to your address",
+)
+def request_verification(user: CurrentUser, background: BackgroundTasks) -> Accepted:
+    link = mail.frontend_link("/verify-email", auth.verification_token_for(user), get_settings())
+    subject, text = mail.verification_message(user.name, link)
+    background.add_task(mail.send_mail, user.email, subject, text)
+    return Accepted(message="A verification link is on its way")
+
+
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(400),
+    summary="Confirm an email address with its token",
+    description="The token is void once the account's email changes.",
+)
+def verify_email(body: TokenRequest, session: SessionDep) -> Response:
+    auth.verify_email(session, body.token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,115 @@
+"""/users: your own profile, password and API keys; other users' public profiles; admin delete."""
+
+from fastapi import APIRouter, Response, status
+
+from app.dependencies import AdminUser, CurrentUser, PageDep, SessionDep
+from app.errors import documented
+from app.models import User
+from app.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    Page,
+    PasswordChange,
+    UserPrivate,
+    UserPublic,
+    UserUpdate,
+)
+from app.services import api_keys, users
+
+router = APIRouter(prefix="/users", tags=["users"], responses=documented(401))
+
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+@router.get("/me", response_model=UserPrivate, summary="Your own profile")
+def read_me(user: CurrentUser) -> User:
+    return user
+
+
+@router.patch(
+    "/me",
+    response_model=UserPrivate,
+    responses=documented(409),
+    summary="Change your name, bio or email",
+    description="A new email resets `email_verified`; `409 EMAIL_TAKEN` if another account has it.",
+)
+def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
+    return users.update_profile(session, user, body)
+
+
+@router.patch(
+    "/me/password",
+    status_code=NO_CONTENT,
+    responses=documented(400),
+    summary="Change your password",
+    description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`). Every token issued "
+    "before the change stops working.",
+)
+def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> Response:
+    users.change_password(session, user, body.current_password, body.new_password)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.delete(
+    "/me",
+    status_code=NO_CONTENT,
+    summary="Delete your account",
+    description="Your posts, API keys, tokens and files go with it.",
+)
+def delete_me(user: CurrentUser, session: SessionDep) -> Response:
+    users.delete_user(session, user)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/me/api-keys", response_model=Page[ApiKeyPublic], summary="Your API keys")
+def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ApiKeyPublic]:
+    return api_keys.list_keys(session, user, page)
+
+
+@router.post(
+    "/me/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    summary="Create an API key",
+    description="The answer carries `key` once; send it as `X-API-Key`.",
+)
+def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -> ApiKeyCreated:
+    return api_keys.create_key(session, user, body.name)
+
+
+@router.delete(
+    "/me/api-keys/{key_id}",
+    status_code=NO_CONTENT,
+    responses=documented(404),
+    summary="Revoke an API key",
+)
+def revoke_api_key(key_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    api_keys.revoke_key(session, user, key_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("", response_model=Page[UserPublic], summary="List users (public profiles)")
+def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[UserPublic]:
+    return users.list_users(session, page)
+
+
+@router.get(
+    "/{user_id}",
+    response_model=UserPublic,
+    responses=documented(404),
+    summary="A user's public profile",
+)
+def read_user(user_id: int, _user: CurrentUser, session: SessionDep) -> User:
+    return users.get_user(session, user_id)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=NO_CONTENT,
+    responses=documented(403, 404),
+    summary="Delete a user (admins)",
+)
+def delete_user(user_id: int, _admin: AdminUser, session: SessionDep) -> Response:
+    users.delete_user(session, users.get_user(session, user_id))
+    return Response(status_code=NO_CONTENT)

@@ -1,0 +1,56 @@
+"""Per-user API keys: shown once, stored as a digest, recognisable by a visible prefix."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidTokenError, NotFoundError
+from app.models import ApiKey, User
+from app.pagination import PageParams, paginate
+from app.schemas import ApiKeyCreated, ApiKeyPublic, Page
+from app.security import digest, new_api_key
+
+# Recording every use would turn each authenticated read into a write; a minute's resolution is
+# what "last used" needs.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def create_key(session: Session, user: User, name: str) -> ApiKeyCreated:
+    key, prefix, key_digest = new_api_key()
+    row = ApiKey(user_id=user.id, name=name, prefix=prefix, key_digest=key_digest)
+    session.add(row)
+    session.commit()
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(row).model_dump(), key=key)
+
+
+def list_keys(session: Session, user: User, params: PageParams) -> Page[ApiKeyPublic]:
+    stmt = (
+        select(ApiKey)
+        .where(ApiKey.user_id == user.id)
+        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    )
+    return paginate(session, stmt, params, transform=ApiKeyPublic.model_validate)
+
+
+def revoke_key(session: Session, user: User, key_id: int) -> None:
+    row = session.get(ApiKey, key_id)
+    # Another user's key is answered like a missing one: its existence is not the caller's business.
+    if row is None or row.user_id != user.id:
+        raise NotFoundError("API key not found")
+    session.delete(row)
+    session.commit()
+
+
+def user_for_key(session: Session, key: str) -> User:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_digest == digest(key)))
+    if row is None:
+        raise InvalidTokenError("Invalid API key")
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise InvalidTokenError("Invalid API key")
+    now = datetime.now(UTC)
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.commit()
+    return user

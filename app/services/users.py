@@ -1,0 +1,80 @@
+"""Users: creation, lookup, profile changes, deletion. Plain functions over a Session."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import EmailTakenError, NotFoundError, WrongPasswordError
+from app.models import User
+from app.pagination import PageParams, paginate
+from app.schemas import Page, UserCreate, UserPublic, UserUpdate
+from app.security import hash_password, verify_password
+
+
+def get_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.lower()))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("User not found")
+    return user
+
+
+def create_user(session: Session, data: UserCreate, *, is_admin: bool = False) -> User:
+    hashed = hash_password(data.password)
+    user = User(email=data.email, hashed_password=hashed, name=data.name, is_admin=is_admin)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        # The unique index decides, so two simultaneous registrations cannot both succeed.
+        session.rollback()
+        raise EmailTakenError() from exc
+    return user
+
+
+def list_users(session: Session, params: PageParams) -> Page[UserPublic]:
+    stmt = select(User).order_by(User.created_at.desc(), User.id.desc())
+    return paginate(session, stmt, params, transform=UserPublic.model_validate)
+
+
+def update_profile(session: Session, user: User, data: UserUpdate) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    # `name` and `email` may be omitted but not nulled; `bio` may be cleared with null.
+    for field in ("name", "email"):
+        if field in changes and changes[field] is None:
+            del changes[field]
+    if "email" in changes and changes["email"] != user.email:
+        user.email_verified = False
+    else:
+        changes.pop("email", None)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise EmailTakenError("Email already taken") from exc
+    return user
+
+
+def set_password(session: Session, user: User, new_password: str) -> None:
+    """Store a new password and end every session issued before it."""
+    user.hashed_password = hash_password(new_password)
+    user.token_version += 1
+    session.commit()
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    ok, _ = verify_password(current, user.hashed_password)
+    if not ok:
+        raise WrongPasswordError()
+    set_password(session, user, new)
+
+
+def delete_user(session: Session, user: User) -> None:
+    """Delete the user and, through ON DELETE CASCADE, everything of theirs, in one transaction."""
+    session.delete(user)
+    session.commit()

@@ -1,0 +1,157 @@
+"""Password change and reset, email verification, lockout."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlparse
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.models import LoginAttempt
+from app.security import create_token
+from tests.conftest import PASSWORD, bearer, login
+from tests.test_auth import mails_to
+
+
+def token_from_mail(message, path: str, settings) -> str:
+    body = message.get_payload(decode=True).decode()
+    link = re.search(r"(http\S+)", body).group(1)
+    parsed = urlparse(link)
+    assert f"{parsed.scheme}://{parsed.netloc}" == settings.frontend_url.rstrip("/")
+    assert parsed.path == path
+    return parse_qs(parsed.query)["token"][0]
+
+
+def test_password_change_ends_every_session(client: TestClient, make_user) -> None:
+    user = make_user("pw@example.com")
+    tokens = login(client, user.email)
+    headers = bearer(tokens["access_token"])
+    wrong = client.patch(
+        "/users/me/password",
+        json={"current_password": "wrong-one", "new_password": "brand-new-pass"},
+    )
+    assert wrong.status_code == 401  # no credentials sent on that call
+    wrong = client.patch(
+        "/users/me/password",
+        headers=headers,
+        json={"current_password": "wrong-one", "new_password": "brand-new-pass"},
+    )
+    assert wrong.status_code == 400 and wrong.json()["code"] == "INVALID_CURRENT_PASSWORD"
+    ok = client.patch(
+        "/users/me/password",
+        headers=headers,
+        json={"current_password": PASSWORD, "new_password": "brand-new-pass"},
+    )
+    assert ok.status_code == 204
+    assert client.get("/users/me", headers=headers).status_code == 401
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code
+        == 401
+    )
+    login(client, user.email, "brand-new-pass")
+
+
+def test_forgot_password_is_202_either_way(client: TestClient, make_user, settings) -> None:
+    make_user("forgot@example.com")
+    for email in ("forgot@example.com", "nobody@example.com"):
+        response = client.post("/auth/forgot-password", json={"email": email})
+        assert response.status_code == 202
+    assert len(mails_to(settings, "forgot@example.com")) == 1
+    assert mails_to(settings, "nobody@example.com") == []
+
+
+def test_reset_password_single_use_and_ends_sessions(
+    client: TestClient, make_user, settings
+) -> None:
+    user = make_user("reset@example.com")
+    session_tokens = login(client, user.email)
+    client.post("/auth/forgot-password", json={"email": user.email})
+    token = token_from_mail(mails_to(settings, user.email)[-1], "/reset-password", settings)
+    # Good for nothing else:
+    assert client.get("/users/me", headers=bearer(token)).status_code == 401
+    assert client.post("/auth/verify-email", json={"token": token}).status_code == 400
+    ok = client.post("/auth/reset-password", json={"token": token, "new_password": "fresh-pass-1"})
+    assert ok.status_code == 204
+    again = client.post(
+        "/auth/reset-password", json={"token": token, "new_password": "other-pass-2"}
+    )
+    assert again.status_code == 400 and again.json()["code"] == "INVALID_OR_EXPIRED_TOKEN"
+    assert (
+        client.get("/users/me", headers=bearer(session_tokens["access_token"])).status_code == 401
+    )
+    login(client, user.email, "fresh-pass-1")
+
+
+def test_reset_rejects_expired_and_foreign_tokens(client: TestClient, make_user) -> None:
+    user = make_user("exp@example.com")
+    expired, _ = create_token(user.id, "reset", version=0, lifetime=timedelta(seconds=-1))
+    access = login(client, user.email)["access_token"]
+    long_lived, _ = create_token(user.id, "reset", version=0, lifetime=timedelta(minutes=31))
+    for token in (expired, access, "garbage"):
+        response = client.post(
+            "/auth/reset-password", json={"token": token, "new_password": "fresh-pass-1"}
+        )
+        assert response.status_code == 400, token
+    # Tokens we issue live 30 minutes.
+    from app.security import RESET_TOKEN_MINUTES, decode_token
+
+    assert RESET_TOKEN_MINUTES == 30
+    claims = decode_token(long_lived, "reset")
+    assert claims.expires_at - claims.issued_at == timedelta(minutes=31)
+
+
+def test_email_verification_and_reset_on_change(client: TestClient, user_client, settings) -> None:
+    client, user, headers = user_client
+    assert client.post("/auth/verify-email/request").status_code == 401
+    assert client.post("/auth/verify-email/request", headers=headers).status_code == 202
+    token = token_from_mail(mails_to(settings, user.email)[-1], "/verify-email", settings)
+    assert client.post("/auth/verify-email", json={"token": token}).status_code == 204
+    assert client.get("/users/me", headers=headers).json()["email_verified"] is True
+    # Changing the email un-verifies, and the old link is void for the new address.
+    changed = client.patch("/users/me", headers=headers, json={"email": "New@Example.com"})
+    assert changed.status_code == 200
+    assert changed.json()["email"] == "new@example.com"
+    assert changed.json()["email_verified"] is False
+    assert client.post("/auth/verify-email", json={"token": token}).status_code == 400
+
+
+def test_lockout_after_max_failures_then_expiry(
+    client: TestClient, make_user, db: Session, settings
+) -> None:
+    user = make_user("lock@example.com")
+    for _ in range(settings.login_max_failures):
+        bad = client.post("/auth/login", json={"email": user.email, "password": "wrong-pass"})
+        assert bad.status_code == 401
+    locked = client.post("/auth/login", json={"email": user.email, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
+    retry_after = int(locked.headers["retry-after"])
+    assert 0 < retry_after <= settings.login_lockout_minutes * 60
+    form = client.post("/auth/token", data={"username": user.email, "password": PASSWORD})
+    assert form.status_code == 429
+    # Other emails are not affected.
+    other = make_user("free@example.com")
+    login(client, other.email)
+    # Once the window has passed, the right password works again.
+    past = datetime.now(UTC) - timedelta(minutes=settings.login_lockout_minutes + 1)
+    db.execute(update(LoginAttempt).where(LoginAttempt.email == user.email).values(created_at=past))
+    db.commit()
+    login(client, user.email)
+
+
+def test_unknown_email_is_locked_out_too(client: TestClient, settings) -> None:
+    for _ in range(settings.login_max_failures):
+        client.post("/auth/login", json={"email": "ghost@example.com", "password": "x"})
+    response = client.post("/auth/login", json={"email": "ghost@example.com", "password": "x"})
+    assert response.status_code == 429
+
+
+def test_success_resets_the_failure_count(client: TestClient, make_user, settings) -> None:
+    user = make_user("reset-count@example.com")
+    for _ in range(settings.login_max_failures - 1):
+        client.post("/auth/login", json={"email": user.email, "password": "wrong-pass"})
+    login(client, user.email)
+    for _ in range(settings.login_max_failures - 1):
+        client.post("/auth/login", json={"email": user.email, "password": "wrong-pass"})
+    login(client, user.email)
