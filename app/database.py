@@ -14,10 +14,16 @@ from app.config import get_settings
 THREADPOOL_SIZE = 40
 
 
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT; hand it to SQLAlchemy (see the
     # "Serializable isolation / Savepoints" recipe in the SQLAlchemy SQLite docs).
     dbapi_connection.isolation_level = None
+    # SQLite's lower() folds ASCII only; search must be case-insensitive for every script.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

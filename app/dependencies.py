@@ -2,17 +2,24 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from app.database import get_db
 from app.errors import AdminRequiredError, NotAuthenticatedError
-from app.models import User
+from app.models import Post, User
 from app.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
-from app.services import api_keys, auth
+from app.services import api_keys, auth, posts
 
 SessionDep = Annotated[Session, Depends(get_db)]
+
+# Ids are 32-bit integers on every backend; a larger one could only ever be a 404, and PostgreSQL
+# would reject it with an error rather than find nothing.
+MAX_ID = 2**31 - 1
+PostId = Annotated[int, Path(ge=1, le=MAX_ID)]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+KeyId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # auto_error=False: a missing credential is our NotAuthenticatedError (envelope, 401), and either
 # scheme may be the one present. Both appear in /docs' Authorize dialog.
@@ -59,3 +66,11 @@ def get_page_params(
 
 
 PageDep = Annotated[PageParams, Depends(get_page_params)]
+
+
+def get_changeable_post(post_id: PostId, user: CurrentUser, session: SessionDep) -> Post:
+    """Load a post and check the caller may change it, once, for every route that changes one."""
+    return posts.get_for_change(session, post_id, user)
+
+
+ChangeablePost = Annotated[Post, Depends(get_changeable_post)]

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import DateTime, ForeignKey, Index, MetaData, String, Text, TypeDecorator
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names, so migrations can drop/alter them on every backend.
 NAMING_CONVENTION = {
@@ -116,3 +116,20 @@ class LoginAttempt(Base):
     ip: Mapped[str | None] = mapped_column(String(45), default=None)
     succeeded: Mapped[bool] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Post(TimestampMixin, Base):
+    __tablename__ = "posts"
+    # The two list queries: published posts newest first, and one author's posts newest first.
+    __table_args__ = (
+        Index("ix_posts_published_created_at", "published", "created_at"),
+        Index("ix_posts_author_id_created_at", "author_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    published: Mapped[bool] = mapped_column(default=False)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # lazy="raise": an author must be loaded in the list query itself, never one query per post.
+    author: Mapped[User] = relationship(lazy="raise")

@@ -1,9 +1,17 @@
 """Pydantic request/response models: the API's shapes, apart from the tables."""
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 # Emails are compared and stored lower-cased; 254 is the longest address SMTP allows.
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
@@ -16,6 +24,19 @@ class StrictBody(BaseModel):
     """Base of every JSON request body: unknown fields are a 422, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class PartialUpdate(StrictBody):
+    """A PATCH body: fields may be left out, but only those in `nullable` may be sent as null."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        for field in self.model_fields_set - self.nullable:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} may be left out, but not null")
+        return self
 
 
 class ErrorItem(BaseModel):
@@ -79,7 +100,9 @@ class UserCreate(StrictBody):
     name: Name
 
 
-class UserUpdate(StrictBody):
+class UserUpdate(PartialUpdate):
+    nullable = frozenset({"bio"})
+
     name: Name | None = None
     bio: Bio | None = None
     email: Email | None = None
@@ -152,6 +175,39 @@ class ApiKeyPublic(ORMModel):
 
 class ApiKeyCreated(ApiKeyPublic):
     key: str = Field(description="The key itself. Shown once: store it now.")
+
+
+# --- posts ---------------------------------------------------------------------------------------
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Content = Annotated[str, Field(max_length=100_000)]
+
+
+class PostCreate(StrictBody):
+    title: Title
+    content: Content
+    published: bool = False
+
+
+class PostUpdate(PartialUpdate):
+    title: Title | None = None
+    content: Content | None = None
+    published: bool | None = None
+
+
+class PostPublic(ORMModel):
+    id: int
+    title: str
+    content: str
+    published: bool
+    author_id: int
+    cover_image_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PostWithAuthor(PostPublic):
+    author: UserPublic
 
 
 # --- pages ---------------------------------------------------------------------------------------

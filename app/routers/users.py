@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response, status
 
-from app.dependencies import AdminUser, CurrentUser, PageDep, SessionDep
+from app.dependencies import AdminUser, CurrentUser, KeyId, PageDep, SessionDep, UserId
 from app.errors import documented
 from app.models import User
 from app.schemas import (
@@ -84,7 +84,7 @@ def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -
     responses=documented(404),
     summary="Revoke an API key",
 )
-def revoke_api_key(key_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_api_key(key_id: KeyId, user: CurrentUser, session: SessionDep) -> Response:
     api_keys.revoke_key(session, user, key_id)
     return Response(status_code=NO_CONTENT)
 
@@ -100,7 +100,7 @@ def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[U
     responses=documented(404),
     summary="A user's public profile",
 )
-def read_user(user_id: int, _user: CurrentUser, session: SessionDep) -> User:
+def read_user(user_id: UserId, _user: CurrentUser, session: SessionDep) -> User:
     return users.get_user(session, user_id)
 
 
@@ -110,6 +110,6 @@ def read_user(user_id: int, _user: CurrentUser, session: SessionDep) -> User:
     responses=documented(403, 404),
     summary="Delete a user (admins)",
 )
-def delete_user(user_id: int, _admin: AdminUser, session: SessionDep) -> Response:
+def delete_user(user_id: UserId, _admin: AdminUser, session: SessionDep) -> Response:
     users.delete_user(session, users.get_user(session, user_id))
     return Response(status_code=NO_CONTENT)

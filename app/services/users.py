@@ -42,10 +42,6 @@ def list_users(session: Session, params: PageParams) -> Page[UserPublic]:
 
 def update_profile(session: Session, user: User, data: UserUpdate) -> User:
     changes = data.model_dump(exclude_unset=True)
-    # `name` and `email` may be omitted but not nulled; `bio` may be cleared with null.
-    for field in ("name", "email"):
-        if field in changes and changes[field] is None:
-            del changes[field]
     if "email" in changes and changes["email"] != user.email:
         user.email_verified = False
     else:

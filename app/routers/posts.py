@@ -1,0 +1,94 @@
+"""/posts: create, list (published, or your own), read, change, delete."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.dependencies import (
+    MAX_ID,
+    ChangeablePost,
+    CurrentUser,
+    OptionalUser,
+    PageDep,
+    PostId,
+    SessionDep,
+)
+from app.errors import documented
+from app.models import Post
+from app.schemas import Page, PostCreate, PostPublic, PostUpdate, PostWithAuthor
+from app.services import posts
+
+router = APIRouter(prefix="/posts", tags=["posts"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostPublic,
+    responses=documented(401),
+    summary="Write a post (a draft unless `published` is true)",
+)
+def create_post(body: PostCreate, user: CurrentUser, session: SessionDep) -> Post:
+    return posts.create_post(session, user, body)
+
+
+@router.get(
+    "",
+    response_model=Page[PostWithAuthor],
+    summary="Published posts, newest first",
+    description="`q` matches title or content, case-insensitively, as a literal substring.",
+)
+def list_posts(
+    session: SessionDep,
+    page: PageDep,
+    author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[PostWithAuthor]:
+    return posts.list_published(session, page, author_id=author_id, q=q)
+
+
+@router.get(
+    "/my",
+    response_model=Page[PostPublic],
+    responses=documented(401),
+    summary="Your posts, drafts included, newest first",
+)
+def list_my_posts(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    published: bool | None = None,
+) -> Page[PostPublic]:
+    return posts.list_own(session, user, page, published=published)
+
+
+@router.get(
+    "/{post_id}",
+    response_model=PostWithAuthor,
+    responses=documented(401, 404),
+    summary="A post with its author",
+    description="A draft is visible to its author only; anyone else gets 404.",
+)
+def read_post(post_id: PostId, viewer: OptionalUser, session: SessionDep) -> Post:
+    return posts.get_visible(session, post_id, viewer)
+
+
+@router.patch(
+    "/{post_id}",
+    response_model=PostPublic,
+    responses=documented(401, 403, 404),
+    summary="Change a post (author or admin)",
+)
+def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> Post:
+    return posts.update_post(session, post, body)
+
+
+@router.delete(
+    "/{post_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(401, 403, 404),
+    summary="Delete a post (author or admin)",
+)
+def delete_post(post: ChangeablePost, session: SessionDep) -> Response:
+    posts.delete_post(session, post)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
