@@ -73,6 +73,31 @@ def create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def storage_check(args: argparse.Namespace) -> int:
+    """Report files without rows and rows without files; `--fix` removes them."""
+    from app.database import SessionLocal
+    from app.services import uploads
+    from app.storage import get_storage
+
+    storage = get_storage()
+    with SessionLocal() as session:
+        report = uploads.storage_report(session, storage)
+        for name in report.files_without_rows:
+            print(f"file without a row: {name}")
+        for name in report.rows_without_files:
+            print(f"row without a file: {name}")
+        if report.temporaries:
+            print(f"temporaries in progress or left by a crash: {report.temporaries}")
+        if report.clean:
+            print("storage and database agree")
+            return 0
+        if args.fix:
+            uploads.fix_storage(session, storage, report)
+            print("fixed")
+            return 0
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         "--password-stdin", action="store_true", help="read a new user's password from stdin"
     )
     p_admin.set_defaults(func=create_admin)
+
+    p_check = sub.add_parser("storage-check", help="find files and upload rows that disagree")
+    p_check.add_argument("--fix", action="store_true", help="remove what is stray")
+    p_check.set_defaults(func=storage_check)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

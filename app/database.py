@@ -6,8 +6,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
 
 from app.config import get_settings
+
+SQLITE_BEGIN = "quill_sqlite_begin"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Threads Starlette runs sync endpoints on; the pool matches so no request waits for a connection
 # while a thread is free.
@@ -33,7 +37,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads and then writes fails at once ("database is locked") if
+    # another connection committed in between: busy_timeout cannot help, the snapshot is stale.
+    # Requests that may write therefore take the write lock up front (BEGIN IMMEDIATE) and wait
+    # their turn; reads stay deferred and run side by side under WAL.
+    conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(SQLITE_BEGIN, 'DEFERRED')}")
 
 
 def make_engine(url: str) -> Engine:
@@ -58,11 +66,14 @@ def make_engine(url: str) -> Engine:
 
 
 engine = make_engine(get_settings().database_url)
+# The same pool; only SQLite reads the option (see _sqlite_begin).
+write_engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 SessionLocal = sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
 
 
-def get_db() -> Iterator[Session]:
-    with SessionLocal() as session:
+def get_db(request: Request) -> Iterator[Session]:
+    bind = engine if request.method in SAFE_METHODS else write_engine
+    with SessionLocal(bind=bind) as session:
         yield session
 
 

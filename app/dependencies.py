@@ -11,8 +11,10 @@ from app.errors import AdminRequiredError, NotAuthenticatedError
 from app.models import Post, User
 from app.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
 from app.services import api_keys, auth, posts
+from app.storage import Storage, get_storage
 
 SessionDep = Annotated[Session, Depends(get_db)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
 
 # Ids are 32-bit integers on every backend; a larger one could only ever be a 404, and PostgreSQL
 # would reject it with an error rather than find nothing.
@@ -74,3 +76,11 @@ def get_changeable_post(post_id: PostId, user: CurrentUser, session: SessionDep)
 
 
 ChangeablePost = Annotated[Post, Depends(get_changeable_post)]
+
+
+def get_authored_post(post_id: PostId, user: CurrentUser, session: SessionDep) -> Post:
+    """Like ChangeablePost, but for the author only (a cover is the author's choice)."""
+    return posts.get_for_change(session, post_id, user, admin_ok=False)
+
+
+AuthoredPost = Annotated[Post, Depends(get_authored_post)]

@@ -16,8 +16,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.schemas import ErrorResponse
-
 logger = logging.getLogger("quill.errors")
 
 
@@ -125,6 +123,9 @@ HTTP_CODES: dict[int, str] = {
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the error statuses a route can answer."""
+    # Imported here: schemas -> storage -> errors would otherwise be a cycle.
+    from app.schemas import ErrorResponse
+
     return {
         status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase}
         for status in statuses

@@ -11,7 +11,7 @@ from app import errors
 from app.config import Settings, get_settings
 from app.logs import FileLog
 from app.middleware import RequestContextMiddleware
-from app.routers import auth, health, posts, users
+from app.routers import auth, files, health, posts, uploads, users
 from app.schemas import ErrorResponse
 
 DESCRIPTION = """
@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # The body limit is set per router, not on the app: the app-level limiter answers outside
     # our middleware, without the envelope or the request id. Upload routes set a larger one.
-    for router in (health.router, auth.router, users.router, posts.router):
+    routers = (health.router, auth.router, users.router, posts.router, uploads.router, files.router)
+    for router in routers:
         app.include_router(router, max_body_size=settings.max_json_body_bytes)
     return app
 

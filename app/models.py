@@ -8,6 +8,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.storage import get_storage, public_url
+
 # Stable constraint names, so migrations can drop/alter them on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -75,6 +77,12 @@ class User(TimestampMixin, Base):
     # Every token carries the version it was issued under; bumping it (password change or reset)
     # ends every session at once.
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The stored name of the avatar's file (its `uploads` row has kind "avatar").
+    avatar_name: Mapped[str | None] = mapped_column(String(80), default=None)
+
+    @property
+    def avatar_url(self) -> str | None:
+        return public_url(self.avatar_name)
 
 
 class RefreshToken(Base):
@@ -131,5 +139,37 @@ class Post(TimestampMixin, Base):
     content: Mapped[str] = mapped_column(Text)
     published: Mapped[bool] = mapped_column(default=False)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The stored name of the cover's file (its `uploads` row has kind "cover").
+    cover_name: Mapped[str | None] = mapped_column(String(80), default=None)
+
+    @property
+    def cover_image_url(self) -> str | None:
+        return public_url(self.cover_name)
+
     # lazy="raise": an author must be loaded in the list query itself, never one query per post.
     author: Mapped[User] = relationship(lazy="raise")
+
+
+class Upload(Base):
+    """One stored file. Every file on disk has exactly one row, and every row its file."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        Index("ix_uploads_owner_id_kind_created_at", "owner_id", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # "upload" (the /uploads API), "avatar" or "cover".
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(80), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(500), default=None)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def url(self) -> str:
+        return get_storage().url(self.filename)

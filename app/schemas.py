@@ -210,6 +210,25 @@ class PostWithAuthor(PostPublic):
     author: UserPublic
 
 
+# --- uploads -------------------------------------------------------------------------------------
+
+
+class UploadPublic(ORMModel):
+    id: int
+    filename: str = Field(description="The stored name: random, with the detected type's extension")
+    original_name: str = Field(description="The client's filename, kept as data only")
+    description: str | None
+    content_type: str = Field(description="Detected from the bytes, not from the client")
+    size: int
+    url: str
+    created_at: datetime
+
+
+class UploadBatch(BaseModel):
+    uploaded: int
+    files: list[UploadPublic]
+
+
 # --- pages ---------------------------------------------------------------------------------------
 
 

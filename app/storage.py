@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -179,3 +180,15 @@ class LocalStorage:
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+@lru_cache(maxsize=1)
+def get_storage() -> Storage:
+    """The storage the app uses; swap this one function to move files to an object store."""
+    from app.config import get_settings
+
+    return LocalStorage(get_settings().upload_dir)
+
+
+def public_url(name: str | None) -> str | None:
+    return get_storage().url(name) if name else None

@@ -42,6 +42,17 @@ def settings() -> Settings:
     return get_settings()
 
 
+@pytest.fixture(autouse=True)
+def _own_upload_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each test gets an empty upload folder: its rows are rolled back, so its files must go too."""
+    from app.storage import get_storage
+
+    monkeypatch.setattr(settings, "upload_dir", tmp_path / "uploads")
+    get_storage.cache_clear()
+    yield
+    get_storage.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     command.upgrade(alembic_config(), "head")

@@ -2,21 +2,28 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import (
     MAX_ID,
+    AuthoredPost,
     ChangeablePost,
     CurrentUser,
     OptionalUser,
     PageDep,
     PostId,
     SessionDep,
+    StorageDep,
 )
 from app.errors import documented
+from app.media import COVER_FIT
 from app.models import Post
 from app.schemas import Page, PostCreate, PostPublic, PostUpdate, PostWithAuthor
-from app.services import posts
+from app.services import posts, uploads
+from app.upload_forms import UploadForm
+
+COVER_FORM = UploadForm("file")
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
@@ -89,6 +96,29 @@ def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> 
     responses=documented(401, 403, 404),
     summary="Delete a post (author or admin)",
 )
-def delete_post(post: ChangeablePost, session: SessionDep) -> Response:
-    posts.delete_post(session, post)
+def delete_post(post: ChangeablePost, session: SessionDep, storage: StorageDep) -> Response:
+    posts.delete_post(session, storage, post)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch(
+    "/{post_id}/cover",
+    response_model=PostPublic,
+    responses=documented(401, 403, 404, 413, 415, 422),
+    summary="Set a post's cover image (author only; multipart `file`)",
+    description="Re-encoded without metadata and scaled to fit 1920×1920. The old cover's file is "
+    "removed.",
+    **COVER_FORM.route_options(),
+)
+async def set_cover(
+    request: Request,
+    post: AuthoredPost,
+    user: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+) -> Post:
+    form = await COVER_FORM.read(request, storage)
+    with form:
+        return await run_in_threadpool(
+            uploads.set_cover, session, storage, post, user, form, COVER_FIT
+        )

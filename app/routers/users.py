@@ -1,9 +1,19 @@
 """/users: your own profile, password and API keys; other users' public profiles; admin delete."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import AdminUser, CurrentUser, KeyId, PageDep, SessionDep, UserId
+from app.dependencies import (
+    AdminUser,
+    CurrentUser,
+    KeyId,
+    PageDep,
+    SessionDep,
+    StorageDep,
+    UserId,
+)
 from app.errors import documented
+from app.media import AVATAR_FIT
 from app.models import User
 from app.schemas import (
     ApiKeyCreate,
@@ -15,7 +25,10 @@ from app.schemas import (
     UserPublic,
     UserUpdate,
 )
-from app.services import api_keys, users
+from app.services import api_keys, uploads, users
+from app.upload_forms import UploadForm
+
+AVATAR_FORM = UploadForm("file")
 
 router = APIRouter(prefix="/users", tags=["users"], responses=documented(401))
 
@@ -57,8 +70,31 @@ def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep
     summary="Delete your account",
     description="Your posts, API keys, tokens and files go with it.",
 )
-def delete_me(user: CurrentUser, session: SessionDep) -> Response:
-    users.delete_user(session, user)
+def delete_me(user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
+    users.delete_user(session, storage, user)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.post(
+    "/me/avatar",
+    response_model=UserPrivate,
+    responses=documented(413, 415, 422),
+    summary="Set your avatar (multipart `file`, an image)",
+    description="Re-encoded without metadata and scaled to fit 512×512. The old avatar's file is "
+    "removed.",
+    **AVATAR_FORM.route_options(),
+)
+async def set_avatar(
+    request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
+) -> User:
+    form = await AVATAR_FORM.read(request, storage)
+    with form:
+        return await run_in_threadpool(uploads.set_avatar, session, storage, user, form, AVATAR_FIT)
+
+
+@router.delete("/me/avatar", status_code=NO_CONTENT, summary="Remove your avatar")
+def remove_avatar(user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
+    uploads.remove_avatar(session, storage, user)
     return Response(status_code=NO_CONTENT)
 
 
@@ -110,6 +146,8 @@ def read_user(user_id: UserId, _user: CurrentUser, session: SessionDep) -> User:
     responses=documented(403, 404),
     summary="Delete a user (admins)",
 )
-def delete_user(user_id: UserId, _admin: AdminUser, session: SessionDep) -> Response:
-    users.delete_user(session, users.get_user(session, user_id))
+def delete_user(
+    user_id: UserId, _admin: AdminUser, session: SessionDep, storage: StorageDep
+) -> Response:
+    users.delete_user(session, storage, users.get_user(session, user_id))
     return Response(status_code=NO_CONTENT)

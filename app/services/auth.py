@@ -82,6 +82,8 @@ def authenticate(session: Session, email: str, password: str, ip: str | None) ->
     email = email.lower()
     check_lockout(session, email)
     user = users.get_by_email(session, email)
+    # End the reading transaction before the slow hash: no lock or snapshot is held meanwhile.
+    session.commit()
     ok, upgraded_hash = verify_password(password, user.hashed_password if user else None)
     if user is None or not ok:
         _record_attempt(session, email, ip, succeeded=False)

@@ -7,6 +7,8 @@ from app.errors import NotFoundError, PermissionDeniedError
 from app.models import Post, User
 from app.pagination import PageParams, paginate
 from app.schemas import Page, PostCreate, PostPublic, PostUpdate, PostWithAuthor
+from app.services import uploads
+from app.storage import Storage
 
 POST_NOT_FOUND = "Post not found"
 
@@ -83,6 +85,10 @@ def update_post(session: Session, post: Post, data: PostUpdate) -> Post:
     return post
 
 
-def delete_post(session: Session, post: Post) -> None:
+def delete_post(session: Session, storage: Storage, post: Post) -> None:
+    cover = post.cover_name
+    if cover:
+        uploads.delete_rows(session, [cover])
     session.delete(post)
     session.commit()
+    uploads.remove_files(storage, [cover])

@@ -9,6 +9,8 @@ from app.models import User
 from app.pagination import PageParams, paginate
 from app.schemas import Page, UserCreate, UserPublic, UserUpdate
 from app.security import hash_password, verify_password
+from app.services import uploads
+from app.storage import Storage
 
 
 def get_by_email(session: Session, email: str) -> User | None:
@@ -70,7 +72,10 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     set_password(session, user, new)
 
 
-def delete_user(session: Session, user: User) -> None:
-    """Delete the user and, through ON DELETE CASCADE, everything of theirs, in one transaction."""
+def delete_user(session: Session, storage: Storage, user: User) -> None:
+    """Delete the user and, through ON DELETE CASCADE, everything of theirs, in one transaction;
+    then their files, once nothing refers to them any more."""
+    files = uploads.owned_file_names(session, user.id)
     session.delete(user)
     session.commit()
+    uploads.remove_files(storage, files)

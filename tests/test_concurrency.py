@@ -1,0 +1,81 @@
+"""Real concurrency against the real session factory (no rolled-back test transaction)."""
+
+import threading
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, event, text
+
+from app.database import engine, get_db
+from app.main import create_app
+from app.models import LoginAttempt, RefreshToken, User
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def committed_user(engine_ready, password_hash: str):
+    from app.database import SessionLocal
+
+    email = "concurrent@example.com"
+    with SessionLocal() as session:
+        user = User(email=email, hashed_password=password_hash, name="C")
+        session.add(user)
+        session.commit()
+        user_id = user.id
+    yield email
+    with SessionLocal() as session:
+        session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
+        session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+        session.execute(delete(User).where(User.id == user_id))
+        session.commit()
+
+
+@pytest.fixture
+def engine_ready(engine):
+    return engine
+
+
+def test_concurrent_logins_never_fail(committed_user: str) -> None:
+    """Each login reads, hashes, then writes; on SQLite a stale read snapshot would turn the write
+    into 'database is locked' (503) unless writes take their lock up front."""
+    app = create_app()
+    statuses: Counter[int] = Counter()
+    barrier = threading.Barrier(6)
+
+    with TestClient(app) as client:
+
+        def worker() -> None:
+            barrier.wait()
+            for _ in range(4):
+                response = client.post(
+                    "/auth/login", json={"email": committed_user, "password": PASSWORD}
+                )
+                statuses[response.status_code] += 1
+
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert statuses == {200: 24}
+
+
+def test_writes_begin_immediate_on_sqlite(engine_ready) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's; other databases lock rows, not the file")
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, *args) -> None:
+        if statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        for method in ("GET", "POST"):
+            for session in get_db(SimpleNamespace(method=method)):
+                session.execute(text("SELECT 1"))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert seen == ["BEGIN DEFERRED", "BEGIN IMMEDIATE"]
