@@ -12,7 +12,6 @@ from app.config import Settings, get_settings
 from app.logs import FileLog
 from app.middleware import RequestContextMiddleware
 from app.routers import auth, files, health, posts, uploads, users
-from app.schemas import ErrorResponse
 
 DESCRIPTION = """
 REST backend for blogs. Every non-2xx answer has one shape, `ErrorResponse`: switch on `code`.
@@ -43,11 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={
-            422: {"model": ErrorResponse, "description": "Validation failed"},
-            500: {"model": ErrorResponse, "description": "Internal error"},
-            503: {"model": ErrorResponse, "description": "Database unavailable"},
-        },
+        # Statuses any route can answer; each route adds its own (401, 404, 409, ...).
+        responses=errors.documented(413, 422, 500, 503),
     )
     errors.install_handlers(app)
 
