@@ -9,9 +9,12 @@ import logging
 import re
 import time
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import HTTP_CODES
 
 logger = logging.getLogger("quill.errors")
 request_logger = logging.getLogger("quill.requests")
@@ -40,10 +43,11 @@ def _error_body(code: str, message: str, request_id: str) -> bytes:
     ).encode()
 
 
-def _is_plain_413(message: Message) -> bool:
-    # Starlette's body limiter answers a declared Content-Length over the limit with its own
-    # text/plain 413; everything else in the app already speaks the envelope.
-    if message["status"] != 413:
+def _plain_error(message: Message) -> bool:
+    # Starlette answers a few failures itself, in text/plain: the body limiter's 413 for a declared
+    # Content-Length, FileResponse's 400/416 for a bad Range. The contract wants one shape for
+    # every error, so those are re-worded into the envelope here, in the one place all pass.
+    if message["status"] < 400:
         return False
     return any(
         name.lower() == b"content-type" and value.startswith(b"text/plain")
@@ -74,9 +78,11 @@ class RequestContextMiddleware:
                 status = message["status"]
                 elapsed_ms = (time.perf_counter() - start) * 1000
                 headers: list[Any] = list(message.get("headers", []))
-                if _is_plain_413(message):
+                if _plain_error(message):
                     replacement = _error_body(
-                        "PAYLOAD_TOO_LARGE", "Request body is too large", request_id
+                        HTTP_CODES.get(status, HTTPStatus(status).name),
+                        HTTPStatus(status).phrase,
+                        request_id,
                     )
                     headers = [
                         (b"content-type", b"application/json"),

@@ -81,6 +81,12 @@ def test_files_are_served_safely(user_client) -> None:
     assert served.content[:8] == b"\x89PNG\r\n\x1a\n"
     partial = client.get(body["url"], headers={"Range": "bytes=0-7"})
     assert partial.status_code == 206 and partial.content == b"\x89PNG\r\n\x1a\n"
+    head = client.head(body["url"])
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == served.headers["content-length"]
+    unsatisfiable = client.get(body["url"], headers={"Range": "bytes=999999-"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.json()["code"] == "RANGE_NOT_SATISFIABLE"
 
 
 @pytest.mark.parametrize(

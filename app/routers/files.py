@@ -24,10 +24,16 @@ FILE_HEADERS = {
 }
 
 
+# HEAD answers as GET does, without the body; it is left out of the schema as a duplicate.
+@router.head("/files/{name}", include_in_schema=False)
 @router.get(
     "/files/{name}",
     response_class=FileResponse,
-    responses={**documented(404), 200: {"description": "The stored bytes"}},
+    responses={
+        **documented(404, 416),
+        200: {"description": "The stored bytes"},
+        206: {"description": "The requested range"},
+    },
     summary="A stored file",
     description="Served with its stored type, a long immutable cache, ETag and Range support. "
     "PDFs download as attachments. Unknown names and path tricks answer 404.",
