@@ -4,6 +4,8 @@ and the reader that enforces both (app/streaming.py)."""
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from app.config import get_settings
@@ -59,7 +61,11 @@ class UploadForm:
             "max_body_size": body_limit(self.max_files, self._max_file_bytes()),
         }
 
-    async def read(self, request: Request, storage: Storage) -> ParsedForm:
+    async def read(self, request: Request, storage: Storage, session: Session) -> ParsedForm:
+        # The body arrives as slowly as the client sends it. End the transaction the route's
+        # dependencies opened first, so no lock (SQLite) or snapshot is held all that time;
+        # loaded objects stay usable (expire_on_commit is off).
+        await run_in_threadpool(session.commit)
         return await read_multipart(
             request,
             file_field=self.file_field,

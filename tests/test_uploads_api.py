@@ -277,3 +277,34 @@ def test_list_and_delete_own_uploads(client: TestClient, make_user, store: Path)
     assert client.delete(f"/uploads/{target['id']}", headers=alice_h).status_code == 204
     assert not (store / target["filename"]).exists()
     assert client.get(target["url"]).status_code == 404
+
+
+def test_no_transaction_is_held_while_the_body_streams(
+    user_client, db: Session, monkeypatch
+) -> None:
+    """A slow client must not keep a transaction (on SQLite: the write lock) open."""
+    from app import upload_forms
+
+    client, _user, headers = user_client
+    seen: list[bool] = []
+    real = upload_forms.read_multipart
+
+    async def spy(request, **kwargs):
+        seen.append(db.in_transaction())
+        return await real(request, **kwargs)
+
+    monkeypatch.setattr(upload_forms, "read_multipart", spy)
+    post = client.post("/posts", headers=headers, json={"title": "t", "content": "c"}).json()
+    for path, method in (
+        ("/uploads/image", "POST"),
+        ("/users/me/avatar", "POST"),
+        (f"/posts/{post['id']}/cover", "PATCH"),
+    ):
+        response = client.request(
+            method,
+            path,
+            headers=headers,
+            files={"file": ("a.png", image_bytes("PNG"), "image/png")},
+        )
+        assert response.status_code in (200, 201), response.text
+    assert seen == [False, False, False]

@@ -117,7 +117,7 @@ async def set_cover(
     session: SessionDep,
     storage: StorageDep,
 ) -> Post:
-    form = await COVER_FORM.read(request, storage)
+    form = await COVER_FORM.read(request, storage, session)
     with form:
         return await run_in_threadpool(
             uploads.set_cover, session, storage, post, user, form, COVER_FIT

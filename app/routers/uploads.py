@@ -30,7 +30,7 @@ UPLOAD_ERRORS = documented(413, 415, 422)
 async def upload_image(
     request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> UploadPublic:
-    form = await ONE_IMAGE.read(request, storage)
+    form = await ONE_IMAGE.read(request, storage, session)
     with form:
         rows = await run_in_threadpool(
             uploads.save_uploads, session, storage, user, form, allow_pdf=False
@@ -51,7 +51,7 @@ async def upload_image(
 async def upload_files(
     request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> UploadBatch:
-    form = await MANY_FILES.read(request, storage)
+    form = await MANY_FILES.read(request, storage, session)
     with form:
         rows = await run_in_threadpool(
             uploads.save_uploads, session, storage, user, form, allow_pdf=True

@@ -87,7 +87,7 @@ def delete_me(user: CurrentUser, session: SessionDep, storage: StorageDep) -> Re
 async def set_avatar(
     request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> User:
-    form = await AVATAR_FORM.read(request, storage)
+    form = await AVATAR_FORM.read(request, storage, session)
     with form:
         return await run_in_threadpool(uploads.set_avatar, session, storage, user, form, AVATAR_FIT)
 

@@ -74,17 +74,17 @@ def prepare(
 
 
 def prepare_all(
-    session: Session,
     storage: Storage,
     form: ParsedForm,
     *,
     allow_pdf: bool,
     fit: tuple[int, int] | None = None,
 ) -> list[Prepared]:
-    """All or nothing: one bad file refuses the request, and no temporary outlives it."""
-    # Image work takes a while: end the transaction the caller's lookups opened first, so no lock
-    # or snapshot is held while it runs (objects stay loaded: expire_on_commit is off).
-    session.commit()
+    """All or nothing: one bad file refuses the request, and no temporary outlives it.
+
+    No transaction is open here (UploadForm.read ended it), and none is opened: image work takes a
+    while and must not hold a lock or snapshot.
+    """
     prepared: list[Prepared] = []
     try:
         for received in form.files:
@@ -149,7 +149,7 @@ def remove_files(storage: Storage, names: Iterable[str | None]) -> None:
 def save_uploads(
     session: Session, storage: Storage, owner: User, form: ParsedForm, *, allow_pdf: bool
 ) -> list[Upload]:
-    prepared = prepare_all(session, storage, form, allow_pdf=allow_pdf)
+    prepared = prepare_all(storage, form, allow_pdf=allow_pdf)
     description = form.fields.get("description") or None
     pairs = [(_row(owner, item, KIND_UPLOAD, description), item) for item in prepared]
     session.add_all(row for row, _ in pairs)
@@ -167,7 +167,7 @@ def _replace_single(
     old_name: str | None,
     attach: Callable[[str], None],
 ) -> None:
-    item = prepare_all(session, storage, form, allow_pdf=False, fit=fit)[0]
+    item = prepare_all(storage, form, allow_pdf=False, fit=fit)[0]
     row = _row(owner, item, kind, None)
     session.add(row)
     if old_name:
