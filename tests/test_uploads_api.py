@@ -300,6 +300,7 @@ def test_no_transaction_is_held_while_the_body_streams(
         ("/users/me/avatar", "POST"),
         (f"/posts/{post['id']}/cover", "PATCH"),
     ):
+        db.expunge_all()  # make the route's lookups really query, as in a fresh request
         response = client.request(
             method,
             path,
