@@ -41,10 +41,14 @@ def paginate(
     if params.page == 1 and len(rows) < params.per_page:
         total = len(rows)
     else:
-        count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-        total = session.scalar(count_stmt) or 0
+        total = session.scalar(count_query(stmt)) or 0
     items = [transform(row) for row in rows] if transform else list(rows)
     return page_of(items, total, params)
+
+
+def count_query(stmt: Select[Any]) -> Select[tuple[int]]:
+    """How many rows `stmt` has in all, for a page's `total`."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
 def page_of(items: list[Any], total: int, params: PageParams) -> Page[Any]:

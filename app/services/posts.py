@@ -34,16 +34,23 @@ def create_post(session: Session, author: User, data: PostCreate) -> Post:
     return post
 
 
-def list_published(
-    session: Session, params: PageParams, *, author_id: int | None = None, q: str | None = None
-) -> Page[PostWithAuthor]:
+def published_query(*, author_id: int | None = None, q: str | None = None) -> Select[tuple[Post]]:
+    """The public list's statement, ordered; bench/ceiling.py runs it too, to compare like with
+    like."""
     # joinedload: the authors come in the page query itself, one statement whatever per_page is.
     stmt = select(Post).options(joinedload(Post.author)).where(Post.published.is_(True))
     if author_id is not None:
         stmt = stmt.where(Post.author_id == author_id)
     if q:
         stmt = _matching(stmt, q)
-    return paginate(session, _newest_first(stmt), params, transform=PostWithAuthor.model_validate)
+    return _newest_first(stmt)
+
+
+def list_published(
+    session: Session, params: PageParams, *, author_id: int | None = None, q: str | None = None
+) -> Page[PostWithAuthor]:
+    stmt = published_query(author_id=author_id, q=q)
+    return paginate(session, stmt, params, transform=PostWithAuthor.model_validate)
 
 
 def list_own(
