@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 
 from app import errors
 from app.config import Settings, get_settings
-from app.logs import FileLog
+from app.logs import RequestLog
 from app.middleware import RequestContextMiddleware
 from app.routers import auth, health, posts, users
 from app.schemas import ErrorResponse
@@ -27,7 +27,7 @@ def operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    request_log = FileLog("quill.requests", settings.request_log_file)
+    request_log = RequestLog(settings.request_log_file)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
         expose_headers=["X-Request-ID", "X-Process-Time", "Server-Timing", "Retry-After"],
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, request_log=request_log)
 
     # The body limit is set per router, not on the app: the app-level limiter answers outside
     # our middleware, without the envelope or the request id. Upload routes set a larger one.

@@ -1,7 +1,8 @@
 """Pure ASGI middleware: request id, timing, security headers, request log, 500 boundary.
 
 One class does all of it so each request pays for one extra ASGI layer, not four; it wraps
-`send` only to add headers and never buffers a body, so streaming responses stream.
+`send` only to add headers and never buffers a body, so streaming responses stream. The request
+log line is handed to `RequestLog`, which only appends it to a deque (see app.logs).
 """
 
 import json
@@ -13,8 +14,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.logs import RequestLog
+
 logger = logging.getLogger("quill.errors")
-request_logger = logging.getLogger("quill.requests")
 
 # An incoming id is echoed only if it is short and plain, so it cannot inject into logs/headers.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -52,8 +54,9 @@ def _is_plain_413(message: Message) -> bool:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, request_log: RequestLog | None = None) -> None:
         self.app = app
+        self.request_log = request_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,11 +120,10 @@ class RequestContextMiddleware:
                 }
             )
         finally:
-            # Handed to a queue; a background thread writes the file (see app.logs).
-            request_logger.info(
-                "%s %s %d %dms",
-                scope["method"],
-                scope["path"],
-                status,
-                round((time.perf_counter() - start) * 1000),
-            )
+            if self.request_log is not None:
+                self.request_log.record(
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    round((time.perf_counter() - start) * 1000),
+                )
