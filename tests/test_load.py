@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from app import security
 from app.database import BEGIN_AT_FIRST_WRITE, SessionLocal, for_requests, locking, make_engine
 from app.models import User
 from app.services import auth as auth_service
@@ -106,3 +107,37 @@ def test_login_holds_no_transaction_while_hashing(
     login(client, user.email)
     assert in_transaction == [False]
     assert db.scalar(select(User).where(User.id == user.id)) is not None
+
+
+def test_hashes_run_on_their_own_bounded_threads(monkeypatch) -> None:
+    """At most HASH_CONCURRENCY argon2 buffers at once, and only ever on the hashing threads:
+    glibc keeps a freed buffer in the arena of the thread that used it."""
+    active, peak, threads = 0, 0, set()
+    lock = threading.Lock()
+
+    def slow(*_args: object) -> tuple[bool, None]:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+            threads.add(threading.current_thread().name)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return True, None
+
+    monkeypatch.setattr(security.pwd_context, "hash", slow)
+    monkeypatch.setattr(security.pwd_context, "verify_and_update", slow)
+    callers = [
+        threading.Thread(target=security.hash_password, args=("pw",))
+        for _ in range(security.HASH_CONCURRENCY * 2)
+    ] + [
+        threading.Thread(target=security.verify_password, args=("pw", "stored"))
+        for _ in range(security.HASH_CONCURRENCY * 2)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=10)
+    assert peak == security.HASH_CONCURRENCY
+    assert threads and all(name.startswith("quill-hash") for name in threads)
