@@ -1,11 +1,12 @@
 """Engine, session factory and the `get_db` dependency."""
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event, text
 from sqlalchemy.engine import ExecutionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.config import get_settings
 
@@ -15,8 +16,8 @@ BEGIN_AT_FIRST_WRITE = "quill_begin_at_first_write"
 LOCKS = "quill_locks"
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-# Threads Starlette runs sync endpoints on; the pool matches so no request waits for a connection
-# while a thread is free.
+# Threads Starlette runs sync endpoints on (app.main sets anyio's limiter to it); the pool matches
+# so no request waits for a connection while a thread is free.
 THREADPOOL_SIZE = 40
 
 
@@ -79,7 +80,9 @@ def make_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False}
-    else:
+    if parsed.database not in (None, "", ":memory:"):
+        # SQLite files too: their default pool (5 + 10) had 32 clients queueing for connections
+        # while threads were free.
         kwargs["pool_size"] = THREADPOOL_SIZE // 2
         kwargs["max_overflow"] = THREADPOOL_SIZE // 2
     if backend in ("mysql", "mariadb"):
@@ -101,6 +104,10 @@ def locking(stmt: Select[Any]) -> Select[Any]:
     return stmt.with_for_update().execution_options(**{LOCKS: True})
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 def for_requests(engine: Engine) -> Engine:
     """The same engine and pool, with transactions that begin at their first write on SQLite."""
     return engine.execution_options(**{BEGIN_AT_FIRST_WRITE: True})
@@ -110,11 +117,39 @@ engine = make_engine(get_settings().database_url)
 SessionLocal = sessionmaker(bind=for_requests(engine), autoflush=False, expire_on_commit=False)
 
 
-def get_db() -> Iterator[Session]:
-    with SessionLocal() as session:
+async def get_db() -> AsyncIterator[Session]:
+    """The request's session.
+
+    Opening one costs nothing (it connects at its first query), so it happens on the event loop;
+    closing one that still holds a connection is I/O (the pool rolls it back), so that goes to a
+    worker thread, and only then. As a sync generator this cost two thread hops per request.
+    """
+    session = SessionLocal()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 def ping(session: Session) -> None:
     """Raise if the database cannot answer a trivial query."""
     session.execute(text("SELECT 1"))
+
+
+async def read_in_thread(
+    session: Session, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run a read on a worker thread, and hand the session's connection back to the pool there
+    before returning: one thread hop instead of two (get_db then has nothing left to close).
+    What it returns is detached from the session, with everything it loaded."""
+
+    def read() -> T:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            session.close()
+
+    return await run_in_threadpool(read)
