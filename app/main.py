@@ -14,6 +14,7 @@ from app.database import THREADPOOL_SIZE
 from app.logs import RequestLog
 from app.middleware import RequestContextMiddleware
 from app.routers import auth, health, posts, users
+from app.runtime import settle_gc
 from app.schemas import ErrorResponse
 
 DESCRIPTION = """
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Sync endpoints and dependencies run on anyio's default thread limiter; it must match
         # the connection pool (app.database), not whatever anyio's default happens to be.
         to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
+        settle_gc()
         request_log.start()
         try:
             yield

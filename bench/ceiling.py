@@ -3,22 +3,35 @@ dependencies and no Pydantic response model.
 
 `GET /posts` runs the very statements `GET /posts` runs (built by the same function, on the same
 engine) and answers the same JSON, built from the rows by hand; `GET /const` answers a constant
-dict. Whatever Quill is slower
-by is what its own layers cost. Served by `uvicorn bench.ceiling:app` with DATABASE_URL set.
+dict. It runs with Quill's process settings (engine and pool, thread limiter, collector), so
+whatever Quill is slower by is what its own layers cost. Served by `uvicorn bench.ceiling:app`
+with DATABASE_URL set.
 """
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app.database import engine, for_requests
+from app.database import THREADPOOL_SIZE, engine, for_requests
 from app.pagination import count_query
+from app.runtime import settle_gc
 from app.services.posts import AUTHOR_PREFIX, published_query
 
-app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
+    settle_gc()
+    yield
+
+
+app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
 
 ROWS, COUNTED = published_query()
 # The engine as Quill's request sessions use it (on SQLite, no BEGIN for reads).
