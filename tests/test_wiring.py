@@ -64,6 +64,14 @@ def test_root_health_ready(client: TestClient) -> None:
     assert client.get("/ready").json() == {"status": "ok", "database": "ok"}
 
 
+def test_health_is_served_pre_serialised_as_documented(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.content == b'{"status":"ok"}'
+    assert response.headers["content-type"] == "application/json"
+    schema = client.get("/openapi.json").json()["paths"]["/health"]["get"]["responses"]["200"]
+    assert schema["content"]["application/json"]["schema"]["$ref"].endswith("/Health")
+
+
 def test_unknown_route_is_enveloped_404(client: TestClient) -> None:
     body = assert_envelope(client.get("/nope/here"), 404, "NOT_FOUND")
     assert body["message"] == "Route /nope/here not found"
