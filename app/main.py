@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import errors
@@ -58,16 +57,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install_handlers(app)
 
-    # Added last = outermost: even CORS preflights and 500s get the request id and headers.
+    # Outermost: even CORS preflights and 500s get the request id and headers. CORS itself runs
+    # inside it, for the requests that have an Origin header.
     app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "X-Process-Time", "Server-Timing", "Retry-After"],
+        RequestContextMiddleware,
+        request_log=request_log,
+        cors={
+            "allow_origins": settings.cors_origins,
+            "allow_credentials": True,
+            "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            "allow_headers": ["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            "expose_headers": ["X-Request-ID", "X-Process-Time", "Server-Timing", "Retry-After"],
+        },
     )
-    app.add_middleware(RequestContextMiddleware, request_log=request_log)
 
     # The body limit is set per router, not on the app: the app-level limiter answers outside
     # our middleware, without the envelope or the request id. Upload routes set a larger one.
