@@ -109,10 +109,11 @@ def environment(db: str, db_version: str, settings: str, cpus: int) -> str:
     )
 
 
-def document(env_text: str, rows: dict[str, Row], checks: list[Check]) -> str:
+def document(env_text: str, rows: dict[str, Row], checks: list[Check], peak_kib: int) -> str:
     checks_text = f"{checks_table(checks)}\n\n" if checks else ""
     return (
-        f"# Quill bench\n\n{env_text}\n\n{table(rows)}\n\n{checks_text}"
+        f"# Quill bench\n\n{env_text}\n\n{table(rows)}\n\n"
+        f"Quill's peak RSS over the whole run: {peak_kib / 1024:.0f} MiB.\n\n{checks_text}"
         "Reproduce: `make bench` (SQLite), `DATABASE_URL=... make bench` (MariaDB/PostgreSQL), "
         "`make bench save=1` to write this file.\n"
     )

@@ -43,9 +43,13 @@ class Scenario:
     lua_env: dict[str, str] = field(default_factory=dict)
 
 
+def credentials(data: seed.Seeded) -> dict[str, str]:
+    return {"email": data.email, "password": data.password}
+
+
 def scenarios(data: seed.Seeded, token: str) -> list[Scenario]:
     auth = f"Bearer {token}"
-    login = f'{{"email": "{data.email}", "password": "{data.password}"}}'
+    login = json.dumps(credentials(data))
     post = '{"title": "Benchmarked", "content": "' + "Words, words, words. " * 40 + '"}'
     step = max(1, len(data.published_ids) // ID_SAMPLE)
     ids = ",".join(str(i) for i in data.published_ids[::step])
@@ -124,6 +128,41 @@ def smoke(scenario: Scenario, base: str) -> None:
         raise SystemExit(f"{scenario.label} answers {status} before the bench: {answer}")
 
 
+def measure(
+    items: list[Scenario],
+    by_name: dict[str, servers.Server],
+    args: argparse.Namespace,
+    cpu: str | None,
+) -> dict[str, Row]:
+    """Every scenario `args.rounds` times (after one warm-up each), in `order`."""
+    rows = {s.key: Row(s.key, s.label, s.ceiling) for s in items}
+    warmed: set[str] = set()
+    for scenario in order(items, args.rounds):
+        server = by_name[scenario.server]
+        url = server.base + scenario.path
+        options = {
+            "connections": args.connections,
+            "script": scenario.script,
+            "headers": scenario.headers,
+            "lua_env": scenario.lua_env,
+            "cpu": cpu,
+        }
+        if scenario.key not in warmed:
+            wrk.run(url, duration=args.warmup, **options)  # type: ignore[arg-type]
+            warmed.add(scenario.key)
+        server.reset_peak_rss()
+        result = wrk.run(url, duration=args.duration, **options)  # type: ignore[arg-type]
+        row = rows[scenario.key]
+        row.runs.append(result)
+        row.peak_rss_kib = max(row.peak_rss_kib, server.peak_rss_kib())
+        print(
+            f"  {scenario.label:<24} {result.rps:>8.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+            flush=True,
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", action="store_true", help="write bench/results/<date>-<db>.md")
@@ -146,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.security import hash_password
 
+    found: list[checks.Check] = []
     with tempfile.TemporaryDirectory(prefix="quill-bench-") as tmp:
         workdir = Path(tmp)
         with seed.scratch_database(os.environ.get("DATABASE_URL"), workdir) as url:
@@ -167,55 +207,31 @@ def main(argv: list[str] | None = None) -> int:
                 started.append(ceiling)
                 by_name = {"quill": quill, "ceiling": ceiling}
                 same_json(quill, ceiling)
-                credentials = {"email": data.email, "password": data.password}
                 status, tokens = servers.request(
-                    "POST", quill.base + "/auth/login", body=credentials
+                    "POST", quill.base + "/auth/login", body=credentials(data)
                 )
                 if status != 200:
                     raise SystemExit(f"login failed: {status} {tokens}")
                 items = scenarios(data, tokens["access_token"])
                 if args.only:
-                    wanted = set(args.only.split(","))
-                    items = [s for s in items if s.key in wanted]
-                rows = {s.key: Row(s.key, s.label, s.ceiling) for s in items}
+                    items = [s for s in items if s.key in args.only.split(",")]
                 for scenario in items:
                     smoke(scenario, by_name[scenario.server].base)
-                warmed: set[str] = set()
-                for scenario in order(items, args.rounds):
-                    server = by_name[scenario.server]
-                    run_args = {
-                        "connections": args.connections,
-                        "script": scenario.script,
-                        "headers": scenario.headers,
-                        "lua_env": scenario.lua_env,
-                        "cpu": client_cpu,
-                    }
-                    url_ = server.base + scenario.path
-                    if scenario.key not in warmed:
-                        wrk.run(url_, duration=args.warmup, **run_args)  # type: ignore[arg-type]
-                        warmed.add(scenario.key)
-                    server.reset_peak_rss()
-                    result = wrk.run(url_, duration=args.duration, **run_args)  # type: ignore[arg-type]
-                    row = rows[scenario.key]
-                    row.runs.append(result)
-                    row.peak_rss_kib = max(row.peak_rss_kib, server.peak_rss_kib())
-                    print(
-                        f"  {scenario.label:<24} {result.rps:>8.0f} req/s  "
-                        f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-                        f"errors {result.errors}",
-                        flush=True,
-                    )
-                found: list[checks.Check] = []
+                rows = measure(items, by_name, args, client_cpu)
                 if not args.no_checks:
                     print("login flood and upload checks ...", flush=True)
-                    login_body = scenarios(data, "")[-1].lua_env["WRK_BODY"]
                     found += checks.login_flood(
-                        quill, login_body, duration=args.duration, cpu=client_cpu
+                        quill, json.dumps(credentials(data)), duration=args.duration, cpu=client_cpu
                     )
                     found += checks.uploads(
-                        quill, tokens["access_token"], credentials, data.url, workdir, server_cpu
+                        quill,
+                        tokens["access_token"],
+                        credentials(data),
+                        data.url,
+                        workdir,
+                        server_cpu,
                     )
-                lifetime_peak = quill.peak_rss_kib()
+                quill.peak_rss_kib()
             finally:
                 for server in started:
                     server.stop()
@@ -226,12 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; server on CPU {server_cpu}, wrk on CPU {client_cpu}" if server_cpu else "")
     )
     env_text = report.environment(data.backend, version, settings, len(cpus) or os.cpu_count() or 1)
-    text_ = report.document(env_text, rows, found)
+    text = report.document(env_text, rows, found, quill.lifetime_peak_kib)
     print()
-    print(text_)
-    print(f"(Quill's peak RSS over the whole run: {lifetime_peak / 1024:.0f} MiB)")
+    print(text)
     if args.save:
-        print(f"saved to {report.save(data.backend, text_)}")
+        print(f"saved to {report.save(data.backend, text)}")
     return 0
 
 

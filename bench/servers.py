@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
-    extra: dict[str, Any] = field(default_factory=dict)
+    lifetime_peak_kib: int = 0
 
     @property
     def base(self) -> str:
@@ -66,10 +66,14 @@ class Server:
         return self._status("VmRSS")
 
     def peak_rss_kib(self) -> int:
-        return self._status("VmHWM")
+        """The peak RSS since the last `reset_peak_rss` (or the start)."""
+        peak = self._status("VmHWM")
+        self.lifetime_peak_kib = max(self.lifetime_peak_kib, peak)
+        return peak
 
     def reset_peak_rss(self) -> bool:
         """Start a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM)."""
+        self.peak_rss_kib()  # keep the window that ends here in the lifetime peak
         try:
             Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
         except OSError:
