@@ -43,5 +43,9 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# Throughput and latency against a bare-FastAPI ceiling (needs wrk); `save=1` writes bench/results/.
+bench: $(STAMP)
+	$(PY) bench/run.py $(if $(save),--save)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,20 +1,23 @@
 """Engine, session factory and the `get_db` dependency."""
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, Select, create_engine, event, text
+from sqlalchemy.engine import ExecutionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
 
 from app.config import get_settings
 
-SQLITE_BEGIN = "quill_sqlite_begin"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Execution options. BEGIN_AT_FIRST_WRITE: the request sessions' engine (see _sqlite_begin);
+# LOCKS: a read that must hold the write lock, like SELECT ... FOR UPDATE (see `locking`).
+BEGIN_AT_FIRST_WRITE = "quill_begin_at_first_write"
+LOCKS = "quill_locks"
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-# Threads Starlette runs sync endpoints on; the pool matches so no request waits for a connection
-# while a thread is free.
+# Threads Starlette runs sync endpoints on (app.main sets anyio's limiter to it); the pool matches
+# so no request waits for a connection while a thread is free.
 THREADPOOL_SIZE = 40
 
 
@@ -36,12 +39,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # A deferred transaction that reads and then writes fails at once ("database is locked") if
-    # another connection committed in between: busy_timeout cannot help, the snapshot is stale.
-    # Requests that may write therefore take the write lock up front (BEGIN IMMEDIATE) and wait
-    # their turn; reads stay deferred and run side by side under WAL.
-    conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(SQLITE_BEGIN, 'DEFERRED')}")
+def _sqlite_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(BEGIN_AT_FIRST_WRITE):
+        return  # _sqlite_first_write opens it, if the transaction ever writes
+    conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_first_write(
+    conn: Connection,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: ExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    """Open request transactions at their first write, with the write lock (BEGIN IMMEDIATE).
+
+    A transaction that reads and then writes cannot take SQLite's write lock once another
+    connection has committed since its read: SQLite answers SQLITE_BUSY at once, without waiting
+    out busy_timeout (32 clients on POST /posts: 9 answers in 10 were 503). Taking the lock at
+    BEGIN for every session would instead hold it across the thread hops of a request, and the
+    threads queued for it can leave the holder none to finish on. So the reads before the first
+    write run on their own, each seeing the latest commit (as READ COMMITTED does on PostgreSQL
+    and MySQL), and the lock is held from the first write to the commit, which services issue
+    right after writing.
+    """
+    options = context.execution_options if context is not None else conn.get_execution_options()
+    if not options.get(BEGIN_AT_FIRST_WRITE) or not conn.in_transaction():
+        return
+    raw = conn.connection.driver_connection
+    if raw is None or raw.in_transaction:
+        return
+    if options.get(LOCKS) or statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+        raw.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -50,7 +80,9 @@ def make_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False}
-    else:
+    if parsed.database not in (None, "", ":memory:"):
+        # SQLite files too: their default pool (5 + 10) had 32 clients queueing for connections
+        # while threads were free.
         kwargs["pool_size"] = THREADPOOL_SIZE // 2
         kwargs["max_overflow"] = THREADPOOL_SIZE // 2
     if backend in ("mysql", "mariadb"):
@@ -62,21 +94,62 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_first_write)
     return engine
 
 
+def locking(stmt: Select[Any]) -> Select[Any]:
+    """SELECT ... FOR UPDATE on every backend: row locks where there are any, and on SQLite,
+    which has none, the write lock taken before the read."""
+    return stmt.with_for_update().execution_options(**{LOCKS: True})
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def for_requests(engine: Engine) -> Engine:
+    """The same engine and pool, with transactions that begin at their first write on SQLite."""
+    return engine.execution_options(**{BEGIN_AT_FIRST_WRITE: True})
+
+
 engine = make_engine(get_settings().database_url)
-# The same pool; only SQLite reads the option (see _sqlite_begin).
-write_engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-SessionLocal = sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
+SessionLocal = sessionmaker(bind=for_requests(engine), autoflush=False, expire_on_commit=False)
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    bind = engine if request.method in SAFE_METHODS else write_engine
-    with SessionLocal(bind=bind) as session:
+async def get_db() -> AsyncIterator[Session]:
+    """The request's session.
+
+    Opening one costs nothing (it connects at its first query), so it happens on the event loop;
+    closing one that still holds a connection is I/O (the pool rolls it back), so that goes to a
+    worker thread, and only then. As a sync generator this cost two thread hops per request.
+    """
+    session = SessionLocal()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 def ping(session: Session) -> None:
     """Raise if the database cannot answer a trivial query."""
     session.execute(text("SELECT 1"))
+
+
+async def read_in_thread(
+    session: Session, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run a read on a worker thread, and hand the session's connection back to the pool there
+    before returning: one thread hop instead of two (get_db then has nothing left to close).
+    What it returns is detached from the session, with everything it loaded."""
+
+    def read() -> T:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            session.close()
+
+    return await run_in_threadpool(read)

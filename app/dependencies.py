@@ -1,10 +1,15 @@
-"""Dependencies shared by the routers, as `Annotated` aliases: the session, the caller, paging."""
+"""Dependencies shared by the routers, as `Annotated` aliases: the session, the caller, paging.
+
+The ones that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a worker
+thread, and each such hop costs more than what these do.
+"""
 
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.database import get_db
 from app.errors import AdminRequiredError, NotAuthenticatedError
@@ -29,25 +34,26 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_optional_user(
+async def get_optional_user(
     session: SessionDep,
     token: Annotated[str | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> User | None:
+    # Only a credential needs the database (a worker thread); an anonymous caller needs nothing.
     if token:
-        return auth.user_from_access_token(session, token)
+        return await run_in_threadpool(auth.user_from_access_token, session, token)
     if api_key:
-        return api_keys.user_for_key(session, api_key)
+        return await run_in_threadpool(api_keys.user_for_key, session, api_key)
     return None
 
 
-def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
     if user is None:
         raise NotAuthenticatedError()
     return user
 
 
-def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> User:
+async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> User:
     if not user.is_admin:
         raise AdminRequiredError()
     return user
@@ -58,7 +64,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
-def get_page_params(
+async def get_page_params(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
     per_page: Annotated[
         int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page (1..100)")

@@ -32,19 +32,32 @@ def paginate(
     params: PageParams,
     *,
     transform: Callable[[Any], Item] | None = None,
+    count: Select[Any] | None = None,
 ) -> Page[Any]:
     """Run `stmt` (already ordered) as one page plus its total.
 
+    A statement of one ORM entity yields the entities, one of columns yields rows. `count` is
+    what to count for the total when that is cheaper than `stmt` itself (no joins, no columns).
     The count is skipped when the first page is not full: then the page is everything there is.
     """
-    rows: Sequence[Any] = session.scalars(stmt.limit(params.per_page).offset(params.offset)).all()
+    result = session.execute(stmt.limit(params.per_page).offset(params.offset))
+    rows: Sequence[Any] = result.scalars().all() if _entity(stmt) else result.all()
     if params.page == 1 and len(rows) < params.per_page:
         total = len(rows)
     else:
-        count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-        total = session.scalar(count_stmt) or 0
+        total = session.scalar(count_query(stmt if count is None else count)) or 0
     items = [transform(row) for row in rows] if transform else list(rows)
     return page_of(items, total, params)
+
+
+def _entity(stmt: Select[Any]) -> bool:
+    described = stmt.column_descriptions
+    return len(described) == 1 and described[0]["type"] is described[0]["entity"]
+
+
+def count_query(stmt: Select[Any]) -> Select[tuple[int]]:
+    """How many rows `stmt` has in all, for a page's `total`."""
+    return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
 def page_of(items: list[Any], total: int, params: PageParams) -> Page[Any]:

@@ -2,13 +2,11 @@
 
 import threading
 from collections import Counter
-from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, event, text
+from sqlalchemy import delete
 
-from app.database import engine, get_db
 from app.main import create_app
 from app.models import LoginAttempt, RefreshToken, User
 from tests.conftest import PASSWORD
@@ -60,22 +58,3 @@ def test_concurrent_logins_never_fail(committed_user: str) -> None:
         for thread in threads:
             thread.join(timeout=120)
     assert statuses == {200: 24}
-
-
-def test_writes_begin_immediate_on_sqlite(engine_ready) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("BEGIN IMMEDIATE is SQLite's; other databases lock rows, not the file")
-    seen: list[str] = []
-
-    def capture(conn, cursor, statement, *args) -> None:
-        if statement.startswith("BEGIN"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        for method in ("GET", "POST"):
-            for session in get_db(SimpleNamespace(method=method)):
-                session.execute(text("SELECT 1"))
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    assert seen == ["BEGIN DEFERRED", "BEGIN IMMEDIATE"]

@@ -15,6 +15,7 @@ from app.config import get_settings
 from app.database import get_db
 from app.errors import ConflictError
 from app.main import create_app
+from app.middleware import _vary_origin
 from app.schemas import StrictBody
 
 
@@ -62,6 +63,14 @@ def test_root_health_ready(client: TestClient) -> None:
     assert client.get("/").json() == {"message": "API is running", "docs": "/docs"}
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"status": "ok", "database": "ok"}
+
+
+def test_health_is_served_pre_serialised_as_documented(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.content == b'{"status":"ok"}'
+    assert response.headers["content-type"] == "application/json"
+    schema = client.get("/openapi.json").json()["paths"]["/health"]["get"]["responses"]["200"]
+    assert schema["content"]["application/json"]["schema"]["$ref"].endswith("/Health")
 
 
 def test_unknown_route_is_enveloped_404(client: TestClient) -> None:
@@ -153,6 +162,17 @@ def test_cors_preflight_denied_origin(client: TestClient) -> None:
     assert "access-control-allow-origin" not in response.headers
     simple = client.get("/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
+
+
+def test_vary_origin_with_and_without_origin(client: TestClient) -> None:
+    """CORS runs only for requests with an Origin; the others still get the `Vary: Origin` it
+    would add, so a cache never hands a cross-origin page an answer made without CORS headers."""
+    assert client.get("/health").headers["vary"] == "Origin"
+    allowed = client.get("/health", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert allowed.headers["vary"] == "Origin"
+    merged = _vary_origin([(b"content-type", b"text/plain"), (b"vary", b"Accept-Encoding")])
+    assert merged == [(b"content-type", b"text/plain"), (b"vary", b"Accept-Encoding, Origin")]
 
 
 def test_request_log_line_written(app: FastAPI, settings) -> None:

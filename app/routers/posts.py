@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from app.database import read_in_thread
 from app.dependencies import (
     MAX_ID,
     AuthoredPost,
@@ -45,13 +46,15 @@ def create_post(body: PostCreate, user: CurrentUser, session: SessionDep) -> Pos
     summary="Published posts, newest first",
     description="`q` matches title or content, case-insensitively, as a literal substring.",
 )
-def list_posts(
+async def list_posts(
     session: SessionDep,
     page: PageDep,
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[PostWithAuthor]:
-    return posts.list_published(session, page, author_id=author_id, q=q)
+    return await read_in_thread(
+        session, posts.list_published, session, page, author_id=author_id, q=q
+    )
 
 
 @router.get(
@@ -76,8 +79,8 @@ def list_my_posts(
     summary="A post with its author",
     description="A draft is visible to its author only; anyone else gets 404.",
 )
-def read_post(post_id: PostId, viewer: OptionalUser, session: SessionDep) -> Post:
-    return posts.get_visible(session, post_id, viewer)
+async def read_post(post_id: PostId, viewer: OptionalUser, session: SessionDep) -> Post:
+    return await read_in_thread(session, posts.get_visible, session, post_id, viewer)
 
 
 @router.patch(

@@ -36,7 +36,8 @@ NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
 @router.get("/me", response_model=UserPrivate, summary="Your own profile")
-def read_me(user: CurrentUser) -> User:
+async def read_me(user: CurrentUser) -> User:
+    # async: nothing left to do that blocks, so no worker thread (the caller came loaded).
     return user
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
+from app.database import locking
 from app.errors import (
     DomainError,
     InvalidActionTokenError,
@@ -82,7 +83,8 @@ def authenticate(session: Session, email: str, password: str, ip: str | None) ->
     email = email.lower()
     check_lockout(session, email)
     user = users.get_by_email(session, email)
-    # End the reading transaction before the slow hash: no lock or snapshot is held meanwhile.
+    # End the read transaction before the slow hash: its connection goes back to the pool instead
+    # of idling there while a login flood queues for the hashing threads.
     session.commit()
     ok, upgraded_hash = verify_password(password, user.hashed_password if user else None)
     if user is None or not ok:
@@ -152,7 +154,7 @@ def _stored_refresh_token(session: Session, token: str) -> tuple[RefreshToken, T
     except TokenError as exc:
         raise InvalidTokenError() from exc
     stored = session.scalar(
-        select(RefreshToken).where(RefreshToken.token_digest == digest(token)).with_for_update()
+        locking(select(RefreshToken).where(RefreshToken.token_digest == digest(token)))
     )
     if stored is None:
         raise InvalidTokenError()

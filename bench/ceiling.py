@@ -1,0 +1,86 @@
+"""The ceilings Quill is measured against: a bare FastAPI app with no middleware, no auth, no
+dependencies and no Pydantic response model.
+
+`GET /posts` runs the very statements `GET /posts` runs (built by the same function, on the same
+engine) and answers the same JSON, built from the rows by hand; `GET /const` answers a constant
+dict. It runs with Quill's process settings (engine and pool, thread limiter, collector), so
+whatever Quill is slower by is what its own layers cost. Served by `uvicorn bench.ceiling:app`
+with DATABASE_URL set.
+"""
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from app.database import THREADPOOL_SIZE, engine, for_requests
+from app.pagination import count_query
+from app.runtime import settle_gc
+from app.services.posts import AUTHOR_PREFIX, published_query
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
+    settle_gc()
+    yield
+
+
+app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+
+ROWS, COUNTED = published_query()
+# The engine as Quill's request sessions use it (on SQLite, no BEGIN for reads).
+ENGINE = for_requests(engine)
+AUTHOR = AUTHOR_PREFIX
+
+
+def _json(value: Any) -> Any:
+    # Pydantic writes UTC as "Z"; isoformat as "+00:00". Same instant, same text as Quill's.
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+
+
+@app.get("/const")
+async def const() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@app.get("/posts")
+def posts(page: int = 1, per_page: int = 10) -> JSONResponse:
+    with ENGINE.connect() as conn:
+        result = conn.execute(ROWS.limit(per_page).offset((page - 1) * per_page))
+        keys = list(result.keys())
+        rows = result.all()
+        if page == 1 and len(rows) < per_page:
+            total = len(rows)
+        else:
+            total = conn.scalar(count_query(COUNTED)) or 0
+    data: list[dict[str, Any]] = []
+    for row in rows:
+        post: dict[str, Any] = {}
+        author: dict[str, Any] = {}
+        for key, value in zip(keys, row, strict=True):
+            if key.startswith(AUTHOR):
+                author[key.removeprefix(AUTHOR)] = _json(value)
+            else:
+                post[key] = _json(value)
+        cover, avatar = post.pop("cover_name"), author.pop("avatar_name")
+        post["cover_image_url"] = f"/files/{cover}" if cover else None
+        author["avatar_url"] = f"/files/{avatar}" if avatar else None
+        data.append({**post, "author": author})
+    total_pages = math.ceil(total / per_page) if total else 0
+    return JSONResponse(
+        {
+            "data": data,
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+            "total_pages": total_pages,
+            "has_next": page < total_pages,
+            "has_prev": page > 1,
+        }
+    )

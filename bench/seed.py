@@ -1,0 +1,154 @@
+"""A scratch database for the bench: created, migrated, seeded, and dropped afterwards.
+
+With `DATABASE_URL` unset it is a SQLite file in the run's temporary folder. With a MariaDB/MySQL
+or PostgreSQL URL, that server gets a fresh database of its own (`quill_bench_<pid>`), so the
+bench never writes into the database the URL names.
+"""
+
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import URL, make_url
+
+from app.models import Post, User
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = 1_000
+POSTS = 20_000
+# Every seeded user's, so the bench can log in as any of them.
+PASSWORD = "bench-password-1234"
+# One in ten posts is a draft: the public list has something to filter out.
+DRAFT_EVERY = 10
+BATCH = 2_000
+WORDS = (
+    *("quill", "ink", "paper", "draft", "story", "chapter", "author", "reader", "blog", "page"),
+    *("margin", "letter", "word", "line", "verse", "essay", "note", "idea", "light", "river"),
+    *("stone", "window", "garden", "morning", "evening", "city", "road"),
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    url: str
+    backend: str
+    email: str
+    password: str
+    published_ids: list[int]
+
+
+def email_of(n: int) -> str:
+    return f"user{n}@bench.example.com"
+
+
+@contextmanager
+def scratch_database(base_url: str | None, workdir: Path) -> Iterator[URL]:
+    """Yield the URL of an empty database; drop it on the way out."""
+    if not base_url:
+        path = workdir / "bench.db"
+        yield make_url(f"sqlite:///{path}")
+        return
+    base = make_url(base_url)
+    backend = base.get_backend_name()
+    if backend == "sqlite":
+        raise SystemExit("DATABASE_URL: leave it unset for SQLite; the bench makes its own file")
+    if backend not in ("postgresql", "mysql", "mariadb"):
+        raise SystemExit(f"DATABASE_URL: unsupported backend {backend!r}")
+    name = f"quill_bench_{os.getpid()}"
+    # CREATE/DROP DATABASE cannot run inside a transaction.
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    create = f"CREATE DATABASE {name}"
+    if backend != "postgresql":
+        create += " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    with admin.connect() as conn:
+        conn.execute(text(create))
+    try:
+        yield base.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            else:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+def migrate(url: URL) -> None:
+    # A subprocess, so the app's settings and engine are built for this URL and not for ours.
+    env = {**os.environ, "DATABASE_URL": url.render_as_string(hide_password=False)}
+    subprocess.run(
+        [sys.executable, "-m", "app", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def seed(url: URL, password_hash: str, *, users: int = USERS, posts: int = POSTS) -> Seeded:
+    """Migrate, then bulk-insert `users` users (all with PASSWORD) and `posts` posts."""
+    migrate(url)
+    rng = random.Random(1)
+    engine = create_engine(url)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(User),
+            [
+                {
+                    "email": email_of(n),
+                    "hashed_password": password_hash,
+                    "name": f"Writer {n}",
+                    "bio": _sentence(rng, 12) if n % 2 else None,
+                    "is_admin": False,
+                    "email_verified": True,
+                    "token_version": 0,
+                    "created_at": start,
+                    "updated_at": start,
+                }
+                for n in range(1, users + 1)
+            ],
+        )
+        author_ids = list(conn.scalars(select(User.id)))
+        for offset in range(0, posts, BATCH):
+            rows = []
+            for n in range(offset, min(offset + BATCH, posts)):
+                moment = start + timedelta(minutes=30 * n, microseconds=rng.randrange(1_000_000))
+                rows.append(
+                    {
+                        "title": _sentence(rng, 6).capitalize(),
+                        "content": " ".join(_sentence(rng, 15) + "." for _ in range(6)),
+                        "published": n % DRAFT_EVERY != 0,
+                        "author_id": rng.choice(author_ids),
+                        "created_at": moment,
+                        "updated_at": moment,
+                    }
+                )
+            conn.execute(insert(Post), rows)
+    backend = url.get_backend_name()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # Fresh statistics, as a database that has been running a while would have.
+        analyze = "ANALYZE TABLE users, posts" if backend in ("mysql", "mariadb") else "ANALYZE"
+        conn.execute(text(analyze))
+        published = list(
+            conn.scalars(select(Post.id).where(Post.published.is_(True)).order_by(Post.id))
+        )
+    engine.dispose()
+    return Seeded(
+        url=url.render_as_string(hide_password=False),
+        backend=backend,
+        email=email_of(1),
+        password=PASSWORD,
+        published_ids=published,
+    )
