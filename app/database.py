@@ -1,4 +1,7 @@
-"""Engine, session factory and the `get_db` dependency."""
+"""Engine, session factory, the `get_db` dependency and `read_in_thread`.
+
+On SQLite, request sessions open their transaction at the first write (see _sqlite_first_write).
+"""
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ParamSpec, TypeVar
@@ -104,10 +107,6 @@ def locking(stmt: Select[Any]) -> Select[Any]:
     return stmt.with_for_update().execution_options(**{LOCKS: True})
 
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
 def for_requests(engine: Engine) -> Engine:
     """The same engine and pool, with transactions that begin at their first write on SQLite."""
     return engine.execution_options(**{BEGIN_AT_FIRST_WRITE: True})
@@ -137,6 +136,10 @@ async def get_db() -> AsyncIterator[Session]:
 def ping(session: Session) -> None:
     """Raise if the database cannot answer a trivial query."""
     session.execute(text("SELECT 1"))
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 async def read_in_thread(

@@ -30,6 +30,7 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
 ]
 _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+_VARY_ORIGIN = (b"vary", b"Origin")
 
 
 def _read_headers(scope: Scope) -> tuple[str | None, bool]:
@@ -66,8 +67,8 @@ def _plain_error(message: Message) -> bool:
 def _vary_origin(headers: list[Any]) -> list[Any]:
     """What CORSMiddleware does to the answer to a request without Origin: one Vary header that
     ends with Origin, so that caches keep it apart from answers to cross-origin requests."""
-    values = [value for name, value in headers if name == b"vary"]
-    kept = [header for header in headers if header[0] != b"vary"] if values else headers
+    values = [value for name, value in headers if name.lower() == b"vary"]
+    kept = [header for header in headers if header[0].lower() != b"vary"]
     kept.append((b"vary", b", ".join([*values, b"Origin"])))
     return kept
 
@@ -122,7 +123,10 @@ class RequestContextMiddleware:
                     ]
                 present = {name.lower() for name, _ in headers}
                 if vary_origin:
-                    headers = _vary_origin(headers)
+                    if b"vary" in present:
+                        headers = _vary_origin(headers)
+                    else:
+                        headers.append(_VARY_ORIGIN)
                 headers += (
                     (b"x-request-id", request_id.encode()),
                     (b"x-process-time", f"{elapsed}ms".encode()),
