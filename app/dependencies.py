@@ -24,9 +24,7 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 # Ids are 32-bit integers on every backend; a larger one could only ever be a 404, and PostgreSQL
 # would reject it with an error rather than find nothing.
 MAX_ID = 2**31 - 1
-PostId = Annotated[int, Path(ge=1, le=MAX_ID)]
-UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
-KeyId = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # auto_error=False: a missing credential is our NotAuthenticatedError (envelope, 401), and either
 # scheme may be the one present. Both appear in /docs' Authorize dialog.
@@ -76,7 +74,7 @@ async def get_page_params(
 PageDep = Annotated[PageParams, Depends(get_page_params)]
 
 
-def get_changeable_post(post_id: PostId, user: CurrentUser, session: SessionDep) -> Post:
+def get_changeable_post(post_id: IdPath, user: CurrentUser, session: SessionDep) -> Post:
     """Load a post and check the caller may change it, once, for every route that changes one."""
     return posts.get_for_change(session, post_id, user)
 
@@ -84,7 +82,7 @@ def get_changeable_post(post_id: PostId, user: CurrentUser, session: SessionDep)
 ChangeablePost = Annotated[Post, Depends(get_changeable_post)]
 
 
-def get_authored_post(post_id: PostId, user: CurrentUser, session: SessionDep) -> Post:
+def get_authored_post(post_id: IdPath, user: CurrentUser, session: SessionDep) -> Post:
     """Like ChangeablePost, but for the author only (a cover is the author's choice)."""
     return posts.get_for_change(session, post_id, user, admin_ok=False)
 

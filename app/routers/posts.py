@@ -11,9 +11,9 @@ from app.dependencies import (
     AuthoredPost,
     ChangeablePost,
     CurrentUser,
+    IdPath,
     OptionalUser,
     PageDep,
-    PostId,
     SessionDep,
     StorageDep,
 )
@@ -79,7 +79,7 @@ def list_my_posts(
     summary="A post with its author",
     description="A draft is visible to its author only; anyone else gets 404.",
 )
-async def read_post(post_id: PostId, viewer: OptionalUser, session: SessionDep) -> Post:
+async def read_post(post_id: IdPath, viewer: OptionalUser, session: SessionDep) -> Post:
     return await read_in_thread(session, posts.get_visible, session, post_id, viewer)
 
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from app.dependencies import CurrentUser, KeyId, PageDep, SessionDep, StorageDep
+from app.dependencies import CurrentUser, IdPath, PageDep, SessionDep, StorageDep
 from app.errors import documented
 from app.schemas import Page, UploadBatch, UploadPublic
 from app.services import uploads
@@ -71,7 +71,7 @@ def list_uploads(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[
     summary="Delete one of your uploads, and its file",
 )
 def delete_upload(
-    upload_id: KeyId, user: CurrentUser, session: SessionDep, storage: StorageDep
+    upload_id: IdPath, user: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> Response:
     uploads.delete_upload(session, storage, user, upload_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,11 +6,10 @@ from starlette.concurrency import run_in_threadpool
 from app.dependencies import (
     AdminUser,
     CurrentUser,
-    KeyId,
+    IdPath,
     PageDep,
     SessionDep,
     StorageDep,
-    UserId,
 )
 from app.errors import documented
 from app.media import AVATAR_FIT
@@ -121,7 +120,7 @@ def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -
     responses=documented(404),
     summary="Revoke an API key",
 )
-def revoke_api_key(key_id: KeyId, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_api_key(key_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
     api_keys.revoke_key(session, user, key_id)
     return Response(status_code=NO_CONTENT)
 
@@ -137,7 +136,7 @@ def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[U
     responses=documented(404),
     summary="A user's public profile",
 )
-def read_user(user_id: UserId, _user: CurrentUser, session: SessionDep) -> User:
+def read_user(user_id: IdPath, _user: CurrentUser, session: SessionDep) -> User:
     return users.get_user(session, user_id)
 
 
@@ -148,7 +147,7 @@ def read_user(user_id: UserId, _user: CurrentUser, session: SessionDep) -> User:
     summary="Delete a user (admins)",
 )
 def delete_user(
-    user_id: UserId, _admin: AdminUser, session: SessionDep, storage: StorageDep
+    user_id: IdPath, _admin: AdminUser, session: SessionDep, storage: StorageDep
 ) -> Response:
     users.delete_user(session, storage, users.get_user(session, user_id))
     return Response(status_code=NO_CONTENT)
