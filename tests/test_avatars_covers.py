@@ -147,3 +147,22 @@ def test_storage_check_reports_and_fixes(
     assert not stray.exists() and (store / kept["filename"]).exists()
     assert db.get(Upload, lost["id"]) is None
     assert cli.main(["storage-check"]) == 0
+
+
+def test_failed_move_leaves_no_row_and_no_dangling_avatar(user_client, db: Session, monkeypatch):
+    client, user, headers = user_client
+    store = get_storage().root
+    upload_avatar(client, headers)
+
+    def broken_save(src, name):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(get_storage()), "save", lambda self, src, name: broken_save(src, name))
+    response = upload_avatar(client, headers)
+    assert response.status_code == 500 and response.json()["code"] == "INTERNAL_ERROR"
+    db.expire_all()
+    assert db.get(type(user), user.id).avatar_name is None
+    assert (
+        db.scalar(select(func.count()).select_from(Upload).where(Upload.owner_id == user.id)) == 0
+    )
+    assert temporaries(store) == []

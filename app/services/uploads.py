@@ -114,9 +114,14 @@ def _row(owner: User, item: Prepared, kind: str, description: str | None) -> Upl
 
 
 def _commit_and_place(
-    session: Session, storage: Storage, pairs: list[tuple[Upload, Prepared]], replaced: list[str]
+    session: Session,
+    storage: Storage,
+    pairs: list[tuple[Upload, Prepared]],
+    replaced: list[str],
+    undo: Callable[[], None] | None = None,
 ) -> None:
-    """Commit the rows, then move their files into place, then drop files let go of."""
+    """Commit the rows, then move their files into place, then drop files let go of. If a move
+    fails, the rows are taken back and `undo` clears whatever the commit pointed at them."""
     session.commit()
     placed: list[str] = []
     try:
@@ -130,6 +135,8 @@ def _commit_and_place(
         discard(item for _, item in pairs)
         for row, _ in pairs:
             session.delete(row)
+        if undo is not None:
+            undo()
         session.commit()
         raise
     remove_files(storage, replaced)
@@ -164,31 +171,31 @@ def _replace_single(
     form: ParsedForm,
     kind: str,
     fit: tuple[int, int],
-    old_name: str | None,
-    attach: Callable[[str], None],
+    target: User | Post,
+    attr: str,
 ) -> None:
+    """Store one image as `target.<attr>` (an avatar or a cover), letting go of the old one."""
     item = prepare_all(storage, form, allow_pdf=False, fit=fit)[0]
+    old_name: str | None = getattr(target, attr)
     row = _row(owner, item, kind, None)
     session.add(row)
     if old_name:
         delete_rows(session, [old_name])
-    attach(row.filename)
-    _commit_and_place(session, storage, [(row, item)], replaced=[old_name] if old_name else [])
+    setattr(target, attr, row.filename)
+    _commit_and_place(
+        session,
+        storage,
+        [(row, item)],
+        replaced=[old_name] if old_name else [],
+        # The old row is gone with the commit: point at nothing rather than at a missing file.
+        undo=lambda: setattr(target, attr, None),
+    )
 
 
 def set_avatar(
     session: Session, storage: Storage, user: User, form: ParsedForm, fit: tuple[int, int]
 ) -> User:
-    _replace_single(
-        session,
-        storage,
-        user,
-        form,
-        KIND_AVATAR,
-        fit,
-        user.avatar_name,
-        lambda name: setattr(user, "avatar_name", name),
-    )
+    _replace_single(session, storage, user, form, KIND_AVATAR, fit, user, "avatar_name")
     return user
 
 
@@ -210,16 +217,7 @@ def set_cover(
     form: ParsedForm,
     fit: tuple[int, int],
 ) -> Post:
-    _replace_single(
-        session,
-        storage,
-        author,
-        form,
-        KIND_COVER,
-        fit,
-        post.cover_name,
-        lambda name: setattr(post, "cover_name", name),
-    )
+    _replace_single(session, storage, author, form, KIND_COVER, fit, post, "cover_name")
     return post
 
 
