@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.database import get_db
-from app.errors import AdminRequiredError, NotAuthenticatedError
+from app.errors import AdminRequiredError, ApiKeyNotAllowedError, NotAuthenticatedError
 from app.models import Post, User
 from app.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
 from app.services import api_keys, auth, posts
@@ -57,8 +57,23 @@ async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> Us
     return user
 
 
+async def get_bearer_user(
+    user: Annotated[User, Depends(get_current_user)],
+    token: Annotated[str | None, Depends(bearer_scheme)],
+) -> User:
+    """The caller, signed in with a bearer token: API keys cannot manage credentials.
+
+    get_optional_user prefers the bearer token when both are sent, so a caller here without one
+    came in with an API key.
+    """
+    if not token:
+        raise ApiKeyNotAllowedError()
+    return user
+
+
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+BearerUser = Annotated[User, Depends(get_bearer_user)]
 AdminUser = Annotated[User, Depends(get_admin_user)]
 
 

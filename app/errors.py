@@ -78,6 +78,12 @@ class AdminRequiredError(PermissionDeniedError):
     message = "Administrator rights required"
 
 
+class ApiKeyNotAllowedError(PermissionDeniedError):
+    """An API key calls the API, but managing credentials takes a bearer token (a login)."""
+
+    message = "This needs a bearer token: API keys cannot manage credentials"
+
+
 class TooManyLoginAttemptsError(DomainError):
     message = "Too many failed login attempts, try again later"
 
@@ -100,6 +106,7 @@ ERROR_TABLE: dict[type[DomainError], tuple[int, str]] = {
     InvalidActionTokenError: (400, "INVALID_OR_EXPIRED_TOKEN"),
     WrongPasswordError: (400, "INVALID_CURRENT_PASSWORD"),
     AdminRequiredError: (403, "ADMIN_REQUIRED"),
+    ApiKeyNotAllowedError: (403, "API_KEY_NOT_ALLOWED"),
     TooManyLoginAttemptsError: (429, "TOO_MANY_LOGIN_ATTEMPTS"),
 }
 

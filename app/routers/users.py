@@ -5,6 +5,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import (
     AdminUser,
+    BearerUser,
     CurrentUser,
     IdPath,
     PageDep,
@@ -54,12 +55,12 @@ def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
 @router.patch(
     "/me/password",
     status_code=NO_CONTENT,
-    responses=documented(400),
+    responses=documented(400, 403),
     summary="Change your password",
     description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`). Every token issued "
     "before the change stops working.",
 )
-def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> Response:
+def change_password(body: PasswordChange, user: BearerUser, session: SessionDep) -> Response:
     users.change_password(session, user, body.current_password, body.new_password)
     return Response(status_code=NO_CONTENT)
 
@@ -67,10 +68,11 @@ def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep
 @router.delete(
     "/me",
     status_code=NO_CONTENT,
+    responses=documented(403),
     summary="Delete your account",
     description="Your posts, API keys, tokens and files go with it.",
 )
-def delete_me(user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
+def delete_me(user: BearerUser, session: SessionDep, storage: StorageDep) -> Response:
     users.delete_user(session, storage, user)
     return Response(status_code=NO_CONTENT)
 
@@ -107,20 +109,21 @@ def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page
     "/me/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
+    responses=documented(403),
     summary="Create an API key",
     description="The answer carries `key` once; send it as `X-API-Key`.",
 )
-def create_api_key(body: ApiKeyCreate, user: CurrentUser, session: SessionDep) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyCreate, user: BearerUser, session: SessionDep) -> ApiKeyCreated:
     return api_keys.create_key(session, user, body.name)
 
 
 @router.delete(
     "/me/api-keys/{key_id}",
     status_code=NO_CONTENT,
-    responses=documented(404),
+    responses=documented(403, 404),
     summary="Revoke an API key",
 )
-def revoke_api_key(key_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_api_key(key_id: IdPath, user: BearerUser, session: SessionDep) -> Response:
     api_keys.revoke_key(session, user, key_id)
     return Response(status_code=NO_CONTENT)
 
