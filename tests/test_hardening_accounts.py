@@ -159,3 +159,5 @@ def test_accented_and_plain_addresses_are_two_accounts(client: TestClient) -> No
     response = client.post("/auth/login", json={"email": nfd, "password": "a-long-passphrase"})
     assert response.status_code == 200
     assert response.json()["user"]["email"] == "xé@example.com"
+    form = {"username": nfd.upper(), "password": "a-long-passphrase"}
+    assert client.post("/auth/token", data=form).status_code == 200
