@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, ge=1)
     login_lockout_minutes: int = Field(15, ge=1)
 
+    # Mails one address may get an hour from forgot-password and verify-email/request, so the
+    # server cannot be used to flood someone's inbox.
+    mail_per_address_per_hour: int = Field(3, ge=1)
+
     mail_backend: Literal["console", "file", "smtp"] = "console"
     mail_dir: Path = Path("mail")
     mail_from: str = "Quill <no-reply@localhost>"

@@ -84,6 +84,30 @@ class ApiKeyNotAllowedError(PermissionDeniedError):
     message = "This needs a bearer token: API keys cannot manage credentials"
 
 
+class ReauthRequiredError(PermissionDeniedError):
+    """Changing the email takes the current password: a stolen token alone must not suffice."""
+
+    message = "Confirm this change with your current password (`current_password`)"
+
+
+class MailThrottledError(DomainError):
+    message = "Too many mails to this address, try again later"
+
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(headers={"Retry-After": str(retry_after_seconds)})
+
+
+class FieldRejectedError(DomainError):
+    """A field a service refuses after the body validated (it needed the account to decide): a 422
+    with `errors`, like any other bad field."""
+
+    message = "Validation failed"
+
+    def __init__(self, loc: tuple[str, ...], kind: str, message: str):
+        super().__init__()
+        self.errors = [{"field": _field(loc), "message": message, "type": kind}]
+
+
 class TooManyLoginAttemptsError(DomainError):
     message = "Too many failed login attempts, try again later"
 
@@ -108,7 +132,14 @@ ERROR_TABLE: dict[type[DomainError], tuple[int, str]] = {
     AdminRequiredError: (403, "ADMIN_REQUIRED"),
     ApiKeyNotAllowedError: (403, "API_KEY_NOT_ALLOWED"),
     TooManyLoginAttemptsError: (429, "TOO_MANY_LOGIN_ATTEMPTS"),
+    ReauthRequiredError: (403, "REAUTH_REQUIRED"),
+    MailThrottledError: (429, "MAIL_THROTTLED"),
+    FieldRejectedError: (422, "VALIDATION_FAILED"),
 }
+
+# A 422 whose errors include one of these types answers its own code instead of VALIDATION_FAILED,
+# so a client can tell "choose another password" from a malformed request.
+VALIDATION_TYPE_CODES: dict[str, str] = {"password_too_common": "PASSWORD_TOO_COMMON"}
 
 HTTP_CODES: dict[int, str] = {
     400: "BAD_REQUEST",
@@ -179,6 +210,7 @@ async def domain_error_handler(request: Request, exc: DomainError) -> JSONRespon
         code,
         exc.message,
         request_id_of(request),
+        errors=getattr(exc, "errors", None),
         headers=exc.headers,
         background=exc.background,
     )
@@ -205,9 +237,9 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
         {"field": _field(err.get("loc", ())), "message": err.get("msg", ""), "type": err["type"]}
         for err in exc.errors()
     ]
-    return envelope(
-        422, "VALIDATION_FAILED", "Validation failed", request_id_of(request), errors=errors
-    )
+    codes = [VALIDATION_TYPE_CODES[e["type"]] for e in errors if e["type"] in VALIDATION_TYPE_CODES]
+    code = codes[0] if codes else "VALIDATION_FAILED"
+    return envelope(422, code, "Validation failed", request_id_of(request), errors=errors)
 
 
 async def database_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -142,3 +142,17 @@ def verification_message(name: str, link: str) -> tuple[str, str]:
         "— The Quill team\n"
     )
     return subject, body
+
+
+def email_changed_message(name: str, new_email: str) -> tuple[str, str]:
+    """The notice to the old address: if the change was not its owner's, they learn of it."""
+    subject = "The email address of your Quill account was changed"
+    body = (
+        f"Hi {name},\n\n"
+        f"The email address of your Quill account was just changed to {new_email}. Mail about "
+        "the account, password resets included, now goes there.\n\n"
+        "If you did not make this change, someone else has access to your account: contact us "
+        "right away by replying to this mail.\n\n"
+        "— The Quill team\n"
+    )
+    return subject, body

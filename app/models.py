@@ -3,7 +3,16 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -54,6 +63,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Emails compare byte for byte on every backend (they are stored NFC and lower-cased): MySQL's
+# default collations would make `xé@` and `xe@` one address there and two elsewhere.
+EmailColumn = String(254).with_variant(
+    mysql.VARCHAR(254, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -67,8 +83,9 @@ class User(TimestampMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Stored lower-cased; the unique index then makes it unique case-insensitively everywhere.
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # Stored NFC and lower-cased; the unique index then makes it unique case-insensitively
+    # everywhere.
+    email: Mapped[str] = mapped_column(EmailColumn, unique=True)
     hashed_password: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(100))
     bio: Mapped[str | None] = mapped_column(Text, default=None)
@@ -113,6 +130,19 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class MailSlot(Base):
+    """One of an address's hourly mail slots (app/services/mail_throttle.py). The address is kept
+    as a keyed digest, never in clear."""
+
+    __tablename__ = "mail_slots"
+    __table_args__ = (UniqueConstraint("address_digest", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_digest: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[int] = mapped_column()
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class LoginAttempt(Base):
     """One row per login attempt; lockout counts these so it holds across workers."""
 
@@ -120,7 +150,7 @@ class LoginAttempt(Base):
     __table_args__ = (Index("ix_login_attempts_email_created_at", "email", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254))
+    email: Mapped[str] = mapped_column(EmailColumn)
     ip: Mapped[str | None] = mapped_column(String(45), default=None)
     succeeded: Mapped[bool] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,15 +9,26 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
-    StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-# Emails are compared and stored lower-cased; 254 is the longest address SMTP allows.
-Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Bio = Annotated[str, Field(max_length=500)]
+from app.text import (
+    GivenPassword,
+    Password,
+    display_text,
+    multi_line_text,
+    normalize_email,
+    single_line_text,
+)
+
+# Emails are stored and compared in one form (NFC, lower-cased), so one address is one account on
+# every database; 254 is the longest address SMTP allows.
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(normalize_email)]
+Name = display_text(1, 100)
+Bio = multi_line_text(500)
+# Refresh, reset and verification tokens: opaque one-line strings.
+TokenText = single_line_text(2048, min_length=1)
 
 
 class StrictBody(BaseModel):
@@ -99,6 +110,16 @@ class UserCreate(StrictBody):
     password: Password
     name: Name
 
+    @model_validator(mode="after")
+    def _password_is_not_the_email(self) -> Self:
+        if password_is_email(self.password, self.email):
+            raise PydanticCustomError("password_equals_email", "password must not be the email")
+        return self
+
+
+def password_is_email(password: str, email: str) -> bool:
+    return normalize_email(password) == normalize_email(email)
+
 
 class UserUpdate(PartialUpdate):
     nullable = frozenset({"bio"})
@@ -106,10 +127,13 @@ class UserUpdate(PartialUpdate):
     name: Name | None = None
     bio: Bio | None = None
     email: Email | None = None
+    current_password: GivenPassword | None = Field(
+        None, description="Needed to change `email` (`403 REAUTH_REQUIRED` without it)"
+    )
 
 
 class PasswordChange(StrictBody):
-    current_password: Annotated[str, Field(min_length=1, max_length=128)]
+    current_password: GivenPassword
     new_password: Password
 
 
@@ -118,7 +142,7 @@ class PasswordChange(StrictBody):
 
 class LoginRequest(StrictBody):
     email: Email
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    password: GivenPassword
 
 
 class TokenPair(BaseModel):
@@ -138,7 +162,7 @@ class OAuth2Token(BaseModel):
 
 
 class RefreshRequest(StrictBody):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=2048)]
+    refresh_token: TokenText
 
 
 class EmailRequest(StrictBody):
@@ -146,12 +170,12 @@ class EmailRequest(StrictBody):
 
 
 class ResetPasswordRequest(StrictBody):
-    token: Annotated[str, Field(min_length=1, max_length=2048)]
+    token: TokenText
     new_password: Password
 
 
 class TokenRequest(StrictBody):
-    token: Annotated[str, Field(min_length=1, max_length=2048)]
+    token: TokenText
 
 
 class Accepted(BaseModel):
@@ -179,8 +203,8 @@ class ApiKeyCreated(ApiKeyPublic):
 
 # --- posts ---------------------------------------------------------------------------------------
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Content = Annotated[str, Field(max_length=100_000)]
+Title = display_text(1, 200)
+Content = multi_line_text(100_000)
 
 
 class PostCreate(StrictBody):

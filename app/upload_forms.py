@@ -4,13 +4,16 @@ and the reader that enforces both (app/streaming.py)."""
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from app.config import get_settings
+from app.errors import FieldRejectedError
 from app.storage import Storage
 from app.streaming import ParsedForm, read_multipart
+from app.text import single_line_text
 
 # Multipart framing, part headers and the text fields: generous next to a 500-char description.
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -66,7 +69,7 @@ class UploadForm:
         # dependencies opened first, so no lock (SQLite) or snapshot is held all that time;
         # loaded objects stay usable (expire_on_commit is off).
         await run_in_threadpool(session.commit)
-        return await read_multipart(
+        form = await read_multipart(
             request,
             file_field=self.file_field,
             max_files=self.max_files,
@@ -74,3 +77,23 @@ class UploadForm:
             text_fields=self.text_fields,
             storage=storage,
         )
+        try:
+            check_text_fields(form.fields)
+        except FieldRejectedError:
+            await run_in_threadpool(form.cleanup)
+            raise
+        return form
+
+
+_TEXT_FIELD = TypeAdapter(single_line_text(10_000))
+
+
+def check_text_fields(fields: dict[str, str]) -> None:
+    """The text rules of every other input (app/text.py) for the form's text fields: 422 with
+    `errors` naming the field."""
+    for name, value in fields.items():
+        try:
+            _TEXT_FIELD.validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise FieldRejectedError(("body", name), error["type"], error["msg"]) from None

@@ -109,7 +109,11 @@ def test_email_verification_and_reset_on_change(client: TestClient, user_client,
     assert client.post("/auth/verify-email", json={"token": token}).status_code == 204
     assert client.get("/users/me", headers=headers).json()["email_verified"] is True
     # Changing the email un-verifies, and the old link is void for the new address.
-    changed = client.patch("/users/me", headers=headers, json={"email": "New@Example.com"})
+    changed = client.patch(
+        "/users/me",
+        headers=headers,
+        json={"email": "New@Example.com", "current_password": PASSWORD},
+    )
     assert changed.status_code == 200
     assert changed.json()["email"] == "new@example.com"
     assert changed.json()["email_verified"] is False

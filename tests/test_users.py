@@ -15,7 +15,7 @@ from app.errors import EmailTakenError
 from app.models import ApiKey, LoginAttempt, RefreshToken, User
 from app.schemas import UserCreate
 from app.services import users
-from tests.conftest import bearer, login
+from tests.conftest import PASSWORD, bearer, login
 
 
 def test_me_and_profile_update(user_client) -> None:
@@ -50,7 +50,8 @@ def test_profile_update_rejects_mass_assignment(user_client, db: Session, payloa
 def test_email_change_to_taken_is_409(user_client, make_user) -> None:
     client, _user, headers = user_client
     make_user("someone@example.com")
-    response = client.patch("/users/me", headers=headers, json={"email": "SOMEONE@example.com"})
+    body = {"email": "SOMEONE@example.com", "current_password": PASSWORD}
+    response = client.patch("/users/me", headers=headers, json=body)
     assert response.status_code == 409 and response.json()["code"] == "EMAIL_TAKEN"
 
 

@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import StringConstraints
 
 from app import mail
 from app.config import get_settings
 from app.dependencies import CurrentUser, SessionDep
-from app.errors import DomainError, TooManyLoginAttemptsError, documented
+from app.errors import DomainError, MailThrottledError, TooManyLoginAttemptsError, documented
 from app.logs import log_login_attempt
 from app.models import User
 from app.schemas import (
@@ -24,9 +25,36 @@ from app.schemas import (
     UserCreate,
     UserPrivate,
 )
-from app.services import auth, users
+from app.services import auth, mail_throttle, users
+from app.text import GivenPassword, LoginEmail, single_line_text
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class PasswordForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form with the text rules of the JSON login: a username that is no
+    possible address (too long, control characters) is a 422 before it reaches the database."""
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[str | None, Form(), StringConstraints(pattern="^password$")] = None,
+        username: Annotated[LoginEmail, Form()],
+        password: Annotated[GivenPassword, Form(json_schema_extra={"format": "password"})],
+        scope: Annotated[single_line_text(1024), Form()] = "",
+        client_id: Annotated[single_line_text(255) | None, Form()] = None,
+        client_secret: Annotated[
+            single_line_text(255) | None, Form(json_schema_extra={"format": "password"})
+        ] = None,
+    ):
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
 
 
 def _send_welcome(background: BackgroundTasks, user: User) -> None:
@@ -90,12 +118,12 @@ def login(
 @router.post(
     "/token",
     response_model=OAuth2Token,
-    responses=documented(401, 429),
+    responses=documented(401, 422, 429),
     summary="OAuth2 password flow (the /docs Authorize button)",
     description="Form fields `username` (the email) and `password`. Answers an access token only.",
 )
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[PasswordForm, Depends()],
     session: SessionDep,
     background: BackgroundTasks,
     request: Request,
@@ -145,7 +173,9 @@ def forgot_password(
     body: EmailRequest, session: SessionDep, background: BackgroundTasks
 ) -> Accepted:
     found = auth.reset_token_for(session, body.email)
-    if found is not None:
+    # Past the address's hourly allowance the answer stays the same: it must not tell whether
+    # the address is registered, and a flood of requests mails nothing more.
+    if found is not None and mail_throttle.reserve(session, body.email) is None:
         user, reset_token = found
         link = mail.frontend_link("/reset-password", reset_token, get_settings())
         subject, text = mail.password_reset_message(user.name, link)
@@ -172,10 +202,17 @@ def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
     "/verify-email/request",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=documented(401),
+    responses=documented(401, 429),
     summary="Mail a verification link to your address",
+    description="At most `MAIL_PER_ADDRESS_PER_HOUR` mails an hour to one address; then "
+    "`429 MAIL_THROTTLED` with `Retry-After`.",
 )
-def request_verification(user: CurrentUser, background: BackgroundTasks) -> Accepted:
+def request_verification(
+    user: CurrentUser, session: SessionDep, background: BackgroundTasks
+) -> Accepted:
+    retry_after = mail_throttle.reserve(session, user.email)
+    if retry_after is not None:
+        raise MailThrottledError(retry_after)
     link = mail.frontend_link("/verify-email", auth.verification_token_for(user), get_settings())
     subject, text = mail.verification_message(user.name, link)
     background.add_task(mail.send_mail, user.email, subject, text)

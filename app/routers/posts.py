@@ -22,6 +22,7 @@ from app.media import COVER_FIT
 from app.models import Post
 from app.schemas import Page, PostCreate, PostPublic, PostUpdate, PostWithAuthor
 from app.services import posts, uploads
+from app.text import single_line_text
 from app.upload_forms import UploadForm
 
 COVER_FORM = UploadForm("file")
@@ -50,7 +51,7 @@ async def list_posts(
     session: SessionDep,
     page: PageDep,
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[single_line_text(200) | None, Query()] = None,
 ) -> Page[PostWithAuthor]:
     return await read_in_thread(
         session, posts.list_published, session, page, author_id=author_id, q=q

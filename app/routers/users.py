@@ -1,8 +1,12 @@
 """/users: your own profile, password and API keys; other users' public profiles; admin delete."""
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from app import mail
+from app.config import get_settings
 from app.dependencies import (
     AdminUser,
     BearerUser,
@@ -11,8 +15,9 @@ from app.dependencies import (
     PageDep,
     SessionDep,
     StorageDep,
+    bearer_scheme,
 )
-from app.errors import documented
+from app.errors import ApiKeyNotAllowedError, documented
 from app.media import AVATAR_FIT
 from app.models import User
 from app.schemas import (
@@ -25,7 +30,7 @@ from app.schemas import (
     UserPublic,
     UserUpdate,
 )
-from app.services import api_keys, uploads, users
+from app.services import api_keys, auth, uploads, users
 from app.upload_forms import UploadForm
 
 AVATAR_FORM = UploadForm("file")
@@ -44,12 +49,34 @@ async def read_me(user: CurrentUser) -> User:
 @router.patch(
     "/me",
     response_model=UserPrivate,
-    responses=documented(409),
+    responses=documented(400, 403, 409, 422),
     summary="Change your name, bio or email",
-    description="A new email resets `email_verified`; `409 EMAIL_TAKEN` if another account has it.",
+    description=(
+        "Changing `email` needs a bearer token (`403 API_KEY_NOT_ALLOWED` for an API key) and "
+        "`current_password` (`403 REAUTH_REQUIRED` without it, `400 INVALID_CURRENT_PASSWORD` "
+        "if wrong). It resets `email_verified`, mails a notice to the old address and a "
+        "verification link to the new one; `409 EMAIL_TAKEN` if another account has it."
+    ),
 )
-def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
-    return users.update_profile(session, user, body)
+def update_me(
+    body: UserUpdate,
+    user: CurrentUser,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    session: SessionDep,
+    background: BackgroundTasks,
+) -> User:
+    # get_optional_user prefers a bearer token, so a caller without one came with an API key.
+    if body.email is not None and body.email != user.email and not token:
+        raise ApiKeyNotAllowedError()
+    old_email = users.update_profile(session, user, body)
+    if old_email is not None:
+        settings = get_settings()
+        subject, text = mail.email_changed_message(user.name, user.email)
+        background.add_task(mail.send_mail, old_email, subject, text)
+        link = mail.frontend_link("/verify-email", auth.verification_token_for(user), settings)
+        subject, text = mail.verification_message(user.name, link)
+        background.add_task(mail.send_mail, user.email, subject, text)
+    return user
 
 
 @router.patch(

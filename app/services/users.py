@@ -4,17 +4,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import EmailTakenError, NotFoundError, WrongPasswordError
+from app.errors import (
+    EmailTakenError,
+    FieldRejectedError,
+    NotFoundError,
+    ReauthRequiredError,
+    WrongPasswordError,
+)
 from app.models import User
 from app.pagination import PageParams, paginate
-from app.schemas import Page, UserCreate, UserPublic, UserUpdate
+from app.schemas import Page, UserCreate, UserPublic, UserUpdate, password_is_email
 from app.security import hash_password, verify_password
 from app.services import uploads
 from app.storage import Storage
+from app.text import normalize_email
 
 
 def get_by_email(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email == email.lower()))
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -42,9 +49,21 @@ def list_users(session: Session, params: PageParams) -> Page[UserPublic]:
     return paginate(session, stmt, params, transform=UserPublic.model_validate)
 
 
-def update_profile(session: Session, user: User, data: UserUpdate) -> User:
+def update_profile(session: Session, user: User, data: UserUpdate) -> str | None:
+    """Apply a profile change; the previous address when the email changed, else None.
+
+    The caller (the route) has already refused API keys for an email change."""
     changes = data.model_dump(exclude_unset=True)
-    if "email" in changes and changes["email"] != user.email:
+    current_password = changes.pop("current_password", None)
+    old_email = user.email
+    changes_email = "email" in changes and changes["email"] != old_email
+    if changes_email:
+        # A stolen access token alone must not be able to move the account to another address.
+        if current_password is None:
+            raise ReauthRequiredError()
+        ok, _ = verify_password(current_password, user.hashed_password)
+        if not ok:
+            raise WrongPasswordError()
         user.email_verified = False
     else:
         changes.pop("email", None)
@@ -55,11 +74,15 @@ def update_profile(session: Session, user: User, data: UserUpdate) -> User:
     except IntegrityError as exc:
         session.rollback()
         raise EmailTakenError("Email already taken") from exc
-    return user
+    return old_email if changes_email else None
 
 
 def set_password(session: Session, user: User, new_password: str) -> None:
     """Store a new password and end every session issued before it."""
+    if password_is_email(new_password, user.email):
+        raise FieldRejectedError(
+            ("body", "new_password"), "password_equals_email", "password must not be the email"
+        )
     user.hashed_password = hash_password(new_password)
     user.token_version += 1
     session.commit()

@@ -1,0 +1,88 @@
+"""Issue 9, finding 16 (mail flood): at most MAIL_PER_ADDRESS_PER_HOUR mails an hour to one
+address, counted in the database, atomically (concurrent requests cannot overshoot)."""
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.main import create_app
+from app.models import MailSlot, User
+from app.services.mail_throttle import address_digest
+from tests.conftest import bearer, login
+from tests.test_auth import mails_to
+
+
+def test_default_is_three_an_hour() -> None:
+    assert Settings.model_fields["mail_per_address_per_hour"].default == 3
+
+
+def test_verify_request_is_429_past_the_limit(
+    client: TestClient, make_user, db: Session, settings
+) -> None:
+    user = make_user("verify-flood@example.com")
+    headers = bearer(login(client, user.email)["access_token"])
+    limit = settings.mail_per_address_per_hour
+    for _ in range(limit):
+        assert client.post("/auth/verify-email/request", headers=headers).status_code == 202
+    over = client.post("/auth/verify-email/request", headers=headers)
+    assert over.status_code == 429, over.text
+    assert over.json()["code"] == "MAIL_THROTTLED"
+    assert 3500 < int(over.headers["retry-after"]) <= 3600
+    assert len(mails_to(settings, user.email)) == limit
+    # The address is stored as a digest only.
+    digests = db.scalars(select(MailSlot.address_digest)).all()
+    assert digests and all("@" not in d and "verify-flood" not in d for d in digests)
+    # An hour later the oldest slot is free again.
+    db.execute(
+        update(MailSlot)
+        .where(MailSlot.address_digest == address_digest(user.email), MailSlot.slot == 0)
+        .values(sent_at=datetime.now(UTC) - timedelta(hours=1, seconds=1))
+    )
+    db.commit()
+    assert client.post("/auth/verify-email/request", headers=headers).status_code == 202
+    assert client.post("/auth/verify-email/request", headers=headers).status_code == 429
+
+
+@pytest.fixture
+def committed_user(engine, password_hash: str):
+    """A user committed for real: concurrent requests need their own sessions."""
+    from app.database import SessionLocal
+
+    email = "flood-target@example.com"
+    with SessionLocal() as session:
+        user = User(email=email, hashed_password=password_hash, name="Target")
+        session.add(user)
+        session.commit()
+        user_id = user.id
+    yield email
+    with SessionLocal() as session:
+        session.execute(delete(MailSlot).where(MailSlot.address_digest == address_digest(email)))
+        session.execute(delete(User).where(User.id == user_id))
+        session.commit()
+
+
+def test_concurrent_forgot_password_sends_exactly_the_limit(committed_user: str, settings) -> None:
+    assert settings.mail_per_address_per_hour == 3
+    before = len(mails_to(settings, committed_user))
+    statuses: Counter[int] = Counter()
+    barrier = threading.Barrier(25)
+    with TestClient(create_app()) as client:
+
+        def worker() -> None:
+            barrier.wait()
+            response = client.post("/auth/forgot-password", json={"email": committed_user})
+            statuses[response.status_code] += 1
+
+        threads = [threading.Thread(target=worker) for _ in range(25)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert statuses == {202: 25}
+    assert len(mails_to(settings, committed_user)) - before == 3
