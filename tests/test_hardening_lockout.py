@@ -14,14 +14,18 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from app.models import LoginAttempt
+from app.services.auth import CHECK_DEADLINE
 from tests.conftest import PASSWORD
 
 MAX_FAILURES = 5
@@ -60,7 +64,10 @@ def scratch_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = make_url(shared)
     name = f"{url.database}_lockout"
     drop = f"DROP DATABASE IF EXISTS {name}"
-    _admin(shared, [drop, f"CREATE DATABASE {name}"])
+    create = f"CREATE DATABASE {name}"
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        create += " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    _admin(shared, [drop, create])
     yield url.set(database=name).render_as_string(hide_password=False)
     _admin(shared, [drop])
 
@@ -213,3 +220,18 @@ def test_concurrent_right_passwords_all_succeed(server: Server) -> None:
     _register(server, email)
     answers = _at_once(server, 2 * MAX_FAILURES + 2, email, PASSWORD)
     assert Counter(response.status_code for response in answers) == {200: 2 * MAX_FAILURES + 2}
+
+
+def test_checks_left_unsettled_by_a_crash_count_as_failures(
+    client: TestClient, make_user, db: Session, settings
+) -> None:
+    """A process that dies mid-check leaves its attempt "in progress"; past CHECK_DEADLINE it is
+    a failure, so killing workers cannot buy extra guesses."""
+    user = make_user("crashed@example.com")
+    long_ago = datetime.now(UTC) - CHECK_DEADLINE - timedelta(seconds=1)
+    for _ in range(settings.login_max_failures):
+        db.add(LoginAttempt(email=user.email, succeeded=None, created_at=long_ago))
+    db.commit()
+    response = client.post("/auth/login", json={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 429
+    assert response.json()["code"] == "TOO_MANY_LOGIN_ATTEMPTS"
