@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app.models import LoginAttempt
-from app.services.auth import CHECK_DEADLINE
+from app.services.lockout import CHECK_DEADLINE
 from tests.conftest import PASSWORD
 
 MAX_FAILURES = 5
