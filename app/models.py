@@ -152,8 +152,18 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(EmailColumn)
     ip: Mapped[str | None] = mapped_column(String(45), default=None)
-    succeeded: Mapped[bool] = mapped_column()
+    # None while the password check runs: it holds a lockout slot until it is settled.
+    succeeded: Mapped[bool | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginThrottle(Base):
+    """One row per email ever tried at login, locked while a login counts that email's recent
+    attempts and reserves a password check, so concurrent logins cannot all pass the count."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
 
 
 class Post(TimestampMixin, Base):

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from app.main import create_app
-from app.models import LoginAttempt, RefreshToken, User
+from app.models import LoginAttempt, LoginThrottle, RefreshToken, User
 from tests.conftest import PASSWORD
 
 
@@ -26,6 +26,7 @@ def committed_user(engine_ready, password_hash: str):
     with SessionLocal() as session:
         session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
         session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+        session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
         session.execute(delete(User).where(User.id == user_id))
         session.commit()
 

@@ -88,7 +88,9 @@ async def read_post(post_id: IdPath, viewer: OptionalUser, session: SessionDep) 
     "/{post_id}",
     response_model=PostPublic,
     responses=documented(401, 403, 404),
-    summary="Change a post (author or admin)",
+    summary="Change a post (author, or admin on a published post)",
+    description="Someone else's draft is 404, admins included; another user's published post "
+    "is 403.",
 )
 def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> Post:
     return posts.update_post(session, post, body)
@@ -98,7 +100,9 @@ def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> 
     "/{post_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=documented(401, 403, 404),
-    summary="Delete a post (author or admin)",
+    summary="Delete a post (author, or admin on a published post)",
+    description="Someone else's draft is 404, admins included; another user's published post "
+    "is 403. Its cover file goes with it.",
 )
 def delete_post(post: ChangeablePost, session: SessionDep, storage: StorageDep) -> Response:
     posts.delete_post(session, storage, post)

@@ -2,12 +2,11 @@
 reset and email verification. Plain functions over a Session; HTTP lives in app/routers/auth.py.
 """
 
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
@@ -17,9 +16,8 @@ from app.errors import (
     InvalidActionTokenError,
     InvalidCredentialsError,
     InvalidTokenError,
-    TooManyLoginAttemptsError,
 )
-from app.models import LoginAttempt, RefreshToken, User
+from app.models import RefreshToken, User
 from app.security import (
     RESET_TOKEN_MINUTES,
     VERIFY_TOKEN_MINUTES,
@@ -31,7 +29,7 @@ from app.security import (
     digest,
     verify_password,
 )
-from app.services import users
+from app.services import lockout, users
 
 
 @dataclass(frozen=True)
@@ -48,51 +46,23 @@ def _now() -> datetime:
 # --- lockout -------------------------------------------------------------------------------------
 
 
-def check_lockout(session: Session, email: str) -> None:
-    """Raise 429 once an email has too many recent failures (since its last success)."""
-    settings = get_settings()
-    window_start = _now() - timedelta(minutes=settings.login_lockout_minutes)
-    last_success = session.scalar(
-        select(func.max(LoginAttempt.created_at)).where(
-            LoginAttempt.email == email,
-            LoginAttempt.succeeded.is_(True),
-            LoginAttempt.created_at > window_start,
-        )
-    )
-    since = max(window_start, last_success) if last_success else window_start
-    count, oldest = session.execute(
-        select(func.count(), func.min(LoginAttempt.created_at)).where(
-            LoginAttempt.email == email,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.created_at > since,
-        )
-    ).one()
-    if count >= settings.login_max_failures:
-        unlock_at = oldest + timedelta(minutes=settings.login_lockout_minutes)
-        raise TooManyLoginAttemptsError(max(1, math.ceil((unlock_at - _now()).total_seconds())))
-
-
-def _record_attempt(session: Session, email: str, ip: str | None, succeeded: bool) -> None:
-    session.add(LoginAttempt(email=email, ip=ip, succeeded=succeeded))
-    session.commit()
-
-
 def authenticate(session: Session, email: str, password: str, ip: str | None) -> User:
     """The user for these credentials, or InvalidCredentialsError (same answer for an unknown
     email and a wrong password, in about the same time), or 429 while locked out."""
     email = email.lower()
-    check_lockout(session, email)
+    attempt = lockout.reserve_check(session, email, ip)
     user = users.get_by_email(session, email)
-    # End the read transaction before the slow hash: its connection goes back to the pool instead
-    # of idling there while a login flood queues for the hashing threads.
+    # Commit the reservation, which releases the email's lock, before the slow hash: no lock and
+    # no connection is held while a login flood queues for the hashing threads.
     session.commit()
     ok, upgraded_hash = verify_password(password, user.hashed_password if user else None)
-    if user is None or not ok:
-        _record_attempt(session, email, ip, succeeded=False)
-        raise InvalidCredentialsError()
-    if upgraded_hash:
+    # A success clears the failures before it (lockout.check_lockout).
+    attempt.succeeded = user is not None and ok
+    if user is not None and ok and upgraded_hash:
         user.hashed_password = upgraded_hash
-    _record_attempt(session, email, ip, succeeded=True)
+    session.commit()
+    if user is None or not ok:
+        raise InvalidCredentialsError()
     return user
 
 

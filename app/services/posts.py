@@ -111,24 +111,30 @@ def list_own(
     return paginate(session, _newest_first(stmt), params, transform=PostPublic.model_validate)
 
 
+def _visible_to(post: Post, viewer: User | None) -> bool:
+    """The one rule for reads and changes alike: a draft exists only for its author."""
+    return post.published or (viewer is not None and viewer.id == post.author_id)
+
+
 def get_visible(session: Session, post_id: int, viewer: User | None) -> Post:
     """A post as `viewer` may see it: a draft exists only for its author (404 for anyone else)."""
     post = session.scalar(select(Post).options(joinedload(Post.author)).where(Post.id == post_id))
-    if post is None or (not post.published and (viewer is None or viewer.id != post.author_id)):
+    if post is None or not _visible_to(post, viewer):
         raise NotFoundError(POST_NOT_FOUND)
     return post
 
 
 def get_for_change(session: Session, post_id: int, user: User, *, admin_ok: bool = True) -> Post:
-    """A post `user` may change: its author, or an admin when `admin_ok`. Someone else's draft is
-    404 (they cannot see it); someone else's published post is 403."""
+    """A post `user` may change: its author, or an admin (when `admin_ok`) on a published post.
+    Visibility comes first: someone else's draft is 404 to everyone, admins included, so a
+    PATCH or DELETE can neither read nor publish nor remove what a GET would not show."""
     post = session.get(Post, post_id)
-    if post is None:
+    if post is None or not _visible_to(post, user):
         raise NotFoundError(POST_NOT_FOUND)
-    if post.author_id == user.id or (admin_ok and user.is_admin):
+    if post.author_id == user.id:
         return post
-    if not post.published:
-        raise NotFoundError(POST_NOT_FOUND)
+    if admin_ok and user.is_admin:
+        return post
     raise PermissionDeniedError("Only the author can change this post")
 
 

@@ -1,0 +1,35 @@
+"""login lockout counted atomically: a row per email to lock, and attempts in progress
+
+Revision ID: 0010
+Revises: 0005
+Create Date: 2026-11-21
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "login_throttles",
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.PrimaryKeyConstraint("email", name=op.f("pk_login_throttles")),
+    )
+    # NULL: the password check is still running (it holds a lockout slot meanwhile).
+    with op.batch_alter_table("login_attempts") as batch:
+        batch.alter_column("succeeded", existing_type=sa.Boolean(), nullable=True)
+
+
+def downgrade() -> None:
+    # A check that never settled counts as a failure, which is what the old schema can say.
+    op.execute(sa.text("UPDATE login_attempts SET succeeded = false WHERE succeeded IS NULL"))
+    with op.batch_alter_table("login_attempts") as batch:
+        batch.alter_column("succeeded", existing_type=sa.Boolean(), nullable=False)
+    op.drop_table("login_throttles")
