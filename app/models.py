@@ -163,7 +163,7 @@ class LoginThrottle(Base):
 
     __tablename__ = "login_throttles"
 
-    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    email: Mapped[str] = mapped_column(EmailColumn, primary_key=True)
 
 
 class Post(TimestampMixin, Base):

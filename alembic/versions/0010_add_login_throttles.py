@@ -1,7 +1,7 @@
 """login lockout counted atomically: a row per email to lock, and attempts in progress
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-21
 """
 
@@ -9,9 +9,15 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
+
+# The same byte-for-byte address comparison as users.email (0007).
+BINARY_EMAIL = sa.String(254).with_variant(
+    mysql.VARCHAR(254, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 revision: str = "0010"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -19,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "login_throttles",
-        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("email", BINARY_EMAIL, nullable=False),
         sa.PrimaryKeyConstraint("email", name=op.f("pk_login_throttles")),
     )
     # NULL: the password check is still running (it holds a lockout slot meanwhile).
