@@ -14,25 +14,36 @@ upload survives but the pixels: metadata (EXIF, GPS, XMP, comments, ICC, text ch
 trailing bytes are dropped. Animated GIF/WebP/PNG keep their first frame only: it bounds decoding
 work to one frame, and avatars and covers are stills.
 
-Everything here is synchronous and CPU-bound; routes call it in a threadpool.
+Everything here is synchronous and CPU-bound; routes call it in a threadpool. A decoded frame
+can take a hundred megabytes or more, so decodes are bounded twice: in size (`max_pixels`, and
+the bytes width × height × bands, both checked from the header before a pixel is decoded) and in
+number (`decode_slots`: at most `IMAGE_DECODE_CONCURRENCY` at once in the process, whatever the
+route), so many large images at once queue instead of exhausting memory.
 """
 
+import os
 import re
 import struct
+import threading
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import puremagic
 from PIL import Image, ImageOps
 
+from app.config import get_settings
 from app.upload_errors import ImageTooLargeError, UnsupportedMediaTypeError
 
 AVATAR_FIT = (512, 512)
 COVER_FIT = (1920, 1920)
 # 40 MP covers any camera photo and bounds a decoded frame to ~160 MB (RGBA).
 DEFAULT_MAX_PIXELS = 40_000_000
+# The bytes a decoded frame may take, counted as width × height × bands, per pixel of the limit:
+# an RGB photo at the pixel limit passes; RGBA or CMYK get 3/4 of the pixels.
+DECODE_BYTES_PER_PIXEL = 3
 
 # Enough for every signature below (WebP needs 12 bytes) and for puremagic's look at the head.
 _HEAD_BYTES = 2048
@@ -151,6 +162,32 @@ def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
+def _check_decoded_bytes(im: Image.Image, fit: tuple[int, int] | None, max_bytes: int) -> None:
+    bands = len(im.getbands())
+    if fit is not None and im.mode in ("1", "P", "PA"):
+        bands = 4  # _fit_within turns these into true colour before resizing
+    width, height = im.size
+    if width * height * bands > max_bytes:
+        raise ImageTooLargeError(
+            f"The image is too large to decode: {width}×{height} in mode {im.mode} needs more "
+            f"than {max_bytes:,} bytes"
+        )
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))  # what this process may use, e.g. under taskset
+    return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=1)
+def decode_slots() -> threading.BoundedSemaphore:
+    """The process-wide bound on images decoded at once (`IMAGE_DECODE_CONCURRENCY`, default
+    the cores): a thread waits here for a slot rather than add another decoded frame to memory.
+    A threading semaphore, because decoding runs on worker threads, not on the event loop."""
+    return threading.BoundedSemaphore(get_settings().image_decode_concurrency or _cores())
+
+
 def _flatten_on_white(im: Image.Image) -> Image.Image:
     # JPEG has no alpha; dropping it would turn transparent areas into whatever colour they
     # hide (often black), so composite onto white the way a viewer would show it.
@@ -185,14 +222,17 @@ def _decode(src: Path, fmt: str, fit: tuple[int, int] | None, max_pixels: int) -
         with Image.open(src, formats=[fmt]) as im:
             # im.size comes from the header; refuse before a single pixel is decoded.
             _check_pixels(im.size, max_pixels)
+            _check_decoded_bytes(im, fit, max_pixels * DECODE_BYTES_PER_PIXEL)
             if fit is not None and fmt == "JPEG":
                 # Let libjpeg decode at 1/2../1/8 scale when only a thumbnail is wanted;
                 # a square box because EXIF orientation may still swap the sides.
                 side = max(fit)
                 im.draft(None, (side, side))
             im.load()
-            # Returns a new image even when there is nothing to rotate.
-            return ImageOps.exif_transpose(im)
+            # In place: a copy would double the memory of a large frame.
+            ImageOps.exif_transpose(im, in_place=True)
+            # A plain Image around the same pixels (no copy), with no link to the file.
+            return im._new(im.im)
     except Image.DecompressionBombError:
         # Pillow's own hard limit, for when max_pixels is set above it.
         raise ImageTooLargeError() from None
@@ -211,16 +251,22 @@ def process_image(
 
     `fit` scales it down (never up) to fit the box, keeping its aspect ratio. Raises
     `UnsupportedMediaTypeError` for anything but a fully decodable JPEG/PNG/WebP/GIF, and
-    `ImageTooLargeError` when width×height exceeds `max_pixels` (checked before decoding).
+    `ImageTooLargeError` when width×height exceeds `max_pixels` or the decoded frame would take
+    more than `max_pixels` × DECODE_BYTES_PER_PIXEL bytes (both checked before decoding).
+    Waits for one of the `decode_slots` first.
     """
     detected = detect(src)
     fmt = _PILLOW_FORMAT[detected]
-    im = _decode(src, fmt, fit, max_pixels)
-    if fit is not None:
-        im = _fit_within(im, fit)
-    im = _to_encodable(im, fmt)
-    # Encoders fall back to im.info for comments, ICC profiles and more; keep only what is
-    # part of the picture itself.
-    im.info = {key: im.info[key] for key in ("transparency",) if key in im.info}
-    im.save(dst, format=fmt, **_SAVE_OPTIONS[fmt])
-    return ImageInfo(detected.mime, detected.ext, im.width, im.height)
+    with decode_slots():
+        im = _decode(src, fmt, fit, max_pixels)
+        if fit is not None:
+            im = _fit_within(im, fit)
+        im = _to_encodable(im, fmt)
+        # Encoders fall back to im.info for comments, ICC profiles and more; keep only what is
+        # part of the picture itself.
+        im.info = {key: im.info[key] for key in ("transparency",) if key in im.info}
+        im.save(dst, format=fmt, **_SAVE_OPTIONS[fmt])
+        width, height = im.width, im.height
+        # Free the frame before the slot goes to the next decode.
+        del im
+    return ImageInfo(detected.mime, detected.ext, width, height)
