@@ -84,23 +84,23 @@ def test_decode_concurrency_is_the_setting(
     settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(settings, "image_decode_concurrency", 2)
-    media.decode_slots.cache_clear()
+    media.decoders.cache_clear()
     try:
         assert count_concurrent_decodes(monkeypatch, tmp_path, threads=6) == 2
     finally:
-        media.decode_slots.cache_clear()
+        media.decoders.cache_clear()
 
 
 def test_decode_concurrency_defaults_to_the_cores(
     settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(settings, "image_decode_concurrency", None)
-    media.decode_slots.cache_clear()
+    media.decoders.cache_clear()
     cores = len(os.sched_getaffinity(0))
     try:
         assert count_concurrent_decodes(monkeypatch, tmp_path, threads=cores + 2) == cores
     finally:
-        media.decode_slots.cache_clear()
+        media.decoders.cache_clear()
 
 
 def test_decode_concurrency_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
