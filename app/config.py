@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(1024 * 1024, ge=1)
     # What one user's stored files (uploads, avatar, covers) may add up to: a disk is finite.
     upload_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1)
-    # Images decoded at once; each may take ~160 MB, so many at once could exhaust memory.
+    # Images decoded at once; each may take ~120 MB, so many at once could exhaust memory.
     # None: the number of cores this process may run on.
     image_decode_concurrency: int | None = Field(None, ge=1)
 
