@@ -76,12 +76,12 @@ def create_admin(args: argparse.Namespace) -> int:
 def storage_check(args: argparse.Namespace) -> int:
     """Report files without rows and rows without files; `--fix` removes them."""
     from app.database import SessionLocal
-    from app.services import uploads
+    from app.services import storage_check as check
     from app.storage import get_storage
 
     storage = get_storage()
     with SessionLocal() as session:
-        report = uploads.storage_report(session, storage)
+        report = check.storage_report(session, storage)
         for name in report.files_without_rows:
             print(f"file without a row: {name}")
         for name in report.rows_without_files:
@@ -92,7 +92,7 @@ def storage_check(args: argparse.Namespace) -> int:
             print("storage and database agree")
             return 0
         if args.fix:
-            uploads.fix_storage(session, storage, report)
+            check.fix_storage(session, storage, report)
             print("fixed")
             return 0
     return 1

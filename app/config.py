@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1)
     # JSON bodies are small; anything larger is refused before it is read whole.
     max_json_body_bytes: int = Field(1024 * 1024, ge=1)
+    # What one user's stored files (uploads, avatar, covers) may add up to: a disk is finite.
+    upload_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1)
+    # Images decoded at once; each may take ~120 MB, so many at once could exhaust memory.
+    # None: the number of cores this process may run on.
+    image_decode_concurrency: int | None = Field(None, ge=1)
 
     request_log_file: Path = Path("requests.log")
     login_log_file: Path = Path("login_log.txt")

@@ -1,5 +1,6 @@
 """create_app(): middleware, exception handlers, routers, /files. Wiring only."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,9 @@ from app.logs import RequestLog
 from app.middleware import RequestContextMiddleware
 from app.routers import auth, files, health, posts, uploads, users
 from app.runtime import settle_gc
+from app.storage import get_storage
+
+logger = logging.getLogger("quill.main")
 
 DESCRIPTION = """
 REST backend for blogs. Every non-2xx answer has one shape, `ErrorResponse`: switch on `code`.
@@ -26,6 +30,17 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
+def sweep_temporaries() -> None:
+    """Delete upload temporaries a crashed process left (see STALE_TEMP_SECONDS)."""
+    try:
+        removed = get_storage().purge_temp()
+    except OSError:
+        logger.exception("could not sweep upload temporaries")
+        return
+    if removed:
+        logger.info("swept %d stale upload temporaries", removed)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     request_log = RequestLog(settings.request_log_file)
@@ -36,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the connection pool (app.database), not whatever anyio's default happens to be.
         to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
         settle_gc()
+        await to_thread.run_sync(sweep_temporaries)
         request_log.start()
         try:
             yield

@@ -29,6 +29,10 @@ logger = logging.getLogger("quill.storage")
 
 ALLOWED_EXTENSIONS = frozenset({".jpg", ".png", ".webp", ".gif", ".pdf"})
 TMP_DIR_NAME = ".tmp"
+# A temporary untouched this long belongs to no request: a streaming upload rewrites its file with
+# every chunk, and the rest of a request takes seconds. Younger ones may be another worker's
+# (several processes share UPLOAD_DIR), so even at start-up only older ones are swept.
+STALE_TEMP_SECONDS = 3600
 URL_PREFIX = "/files/"
 
 # Deliberately narrow: only what `new_name` produces. \Z, not $, so a trailing newline fails too.
@@ -92,7 +96,7 @@ class Storage(Protocol):
         """Context manager around `temp_file` that deletes the file on exit if still there."""
         ...
 
-    def purge_temp(self, older_than_seconds: float = 3600) -> int:
+    def purge_temp(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> int:
         """Delete temporaries a crashed request left behind; returns how many went."""
         ...
 
@@ -172,7 +176,7 @@ class LocalStorage:
         finally:
             path.unlink(missing_ok=True)
 
-    def purge_temp(self, older_than_seconds: float = 3600) -> int:
+    def purge_temp(self, older_than_seconds: float = STALE_TEMP_SECONDS) -> int:
         cutoff = time.time() - older_than_seconds
         removed = 0
         for entry in os.scandir(self.tmp_dir):

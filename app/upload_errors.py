@@ -19,6 +19,10 @@ class FileTooLargeError(DomainError):
     message = "File is too large"
 
 
+class QuotaExceededError(DomainError):
+    message = "Your stored files would exceed your storage quota"
+
+
 class TooManyFilesError(DomainError):
     message = "Too many files"
 
@@ -40,6 +44,7 @@ class MalformedMultipartError(DomainError):
 register(UnsupportedMediaTypeError, 415, "UNSUPPORTED_MEDIA_TYPE")
 register(ImageTooLargeError, 413, "IMAGE_TOO_LARGE")
 register(FileTooLargeError, 413, "FILE_TOO_LARGE")
+register(QuotaExceededError, 413, "QUOTA_EXCEEDED")
 register(TooManyFilesError, 422, "TOO_MANY_FILES")
 register(NoFileError, 422, "NO_FILE")
 # 422 like every other malformed body here (FastAPI answers broken JSON with 422 too).

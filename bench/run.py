@@ -5,7 +5,9 @@ PostgreSQL server to make a scratch database on), starts Quill and the bare ceil
 (bench/ceiling.py) with one worker each, pinned to one core, and drives them with wrk from the
 other core: 32 connections, 10 s per run after a warm-up, each scenario twice, ours and its
 ceiling alternating (A B A B) so drift between runs shows. Then the checks: /health latency and
-memory during a login flood, and the upload limits. `--save` writes bench/results/<date>-<db>.md.
+memory during a login flood, the upload limits, and memory while 20 clients upload large images
+(bench/decode.py). `--checks-only decode` runs just that check. `--save` writes
+bench/results/<date>-<db>.md.
 """
 
 import argparse
@@ -22,7 +24,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `app` i
 
 from sqlalchemy import create_engine, text
 
-from bench import checks, report, seed, servers, wrk
+from bench import checks, decode, report, seed, servers, wrk
 from bench.report import Row
 
 ID_SAMPLE = 1_000
@@ -172,10 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--only", help="comma-separated scenario keys (posts, health, ...)")
     parser.add_argument("--no-checks", action="store_true", help="skip flood and upload checks")
+    parser.add_argument(
+        "--checks-only",
+        help="comma-separated checks (flood, uploads, decode) to run, without the scenarios",
+    )
     args = parser.parse_args(argv)
 
+    needs_wrk = not args.checks_only or "flood" in args.checks_only.split(",")
     try:
-        wrk.wrk_binary()
+        if needs_wrk:
+            wrk.wrk_binary()
     except wrk.WrkMissingError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -215,14 +223,21 @@ def main(argv: list[str] | None = None) -> int:
                 items = scenarios(data, tokens["access_token"])
                 if args.only:
                     items = [s for s in items if s.key in args.only.split(",")]
+                wanted = {"flood", "uploads", "decode"}
+                if args.checks_only:
+                    items, wanted = [], set(args.checks_only.split(","))
+                elif args.no_checks:
+                    wanted = set()
                 for scenario in items:
                     smoke(scenario, by_name[scenario.server].base)
                 rows = measure(items, by_name, args, client_cpu)
-                if not args.no_checks:
-                    print("login flood and upload checks ...", flush=True)
+                if wanted:
+                    print(f"checks: {', '.join(sorted(wanted))} ...", flush=True)
+                if "flood" in wanted:
                     found += checks.login_flood(
                         quill, json.dumps(credentials(data)), duration=args.duration, cpu=client_cpu
                     )
+                if "uploads" in wanted:
                     found += checks.uploads(
                         quill,
                         tokens["access_token"],
@@ -231,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                         workdir,
                         server_cpu,
                     )
+                if "decode" in wanted:
+                    found += decode.decode_memory(credentials(data), data.url, workdir, server_cpu)
                 quill.peak_rss_kib()
             finally:
                 for server in started:

@@ -1,9 +1,11 @@
 """Uploads: files and rows agree.
 
 A received file is checked and (for images) re-encoded into a temporary; then its row is
-committed; then the temporary is moved into place. Files a change replaces or deletes are removed
-only after the transaction that let go of them has committed. `storage_report` finds what a
-crash between those steps could leave behind.
+committed, in a transaction that first locks the owner (and the post) and checks the quota
+(app/services/upload_guard.py); then the temporary is moved into place. Whatever fails before the
+move, the temporaries are deleted. Files a change replaces or deletes are removed only after the
+transaction that let go of them has committed. app/services/storage_check.py finds what a crash
+between those steps could leave behind.
 """
 
 import hashlib
@@ -20,6 +22,7 @@ from app.media import detect, process_image
 from app.models import Post, Upload, User
 from app.pagination import PageParams, paginate
 from app.schemas import Page, UploadPublic
+from app.services import upload_guard as guard
 from app.storage import Storage, new_name
 from app.streaming import ParsedForm, ReceivedFile
 
@@ -113,16 +116,33 @@ def _row(owner: User, item: Prepared, kind: str, description: str | None) -> Upl
     )
 
 
-def _commit_and_place(
+def _commit(session: Session, prepared: list[Prepared]) -> None:
+    """Commit what the caller added. If anything fails before the commit is through (a vanished
+    owner or post, the quota, the database), nothing was stored: the transaction is rolled back
+    and the prepared temporaries are deleted, so none outlives the request."""
+    try:
+        session.commit()
+    except BaseException:
+        _abandon(session, prepared)
+        raise
+
+
+def _abandon(session: Session, prepared: list[Prepared]) -> None:
+    try:
+        discard(prepared)
+    finally:
+        session.rollback()
+
+
+def _place(
     session: Session,
     storage: Storage,
     pairs: list[tuple[Upload, Prepared]],
     replaced: list[str],
     undo: Callable[[], None] | None = None,
 ) -> None:
-    """Commit the rows, then move their files into place, then drop files let go of. If a move
-    fails, the rows are taken back and `undo` clears whatever the commit pointed at them."""
-    session.commit()
+    """Move the committed rows' files into place, then drop files let go of. If a move fails,
+    the rows are taken back and `undo` clears whatever the commit pointed at them."""
     placed: list[str] = []
     try:
         for row, item in pairs:
@@ -158,9 +178,16 @@ def save_uploads(
 ) -> list[Upload]:
     prepared = prepare_all(storage, form, allow_pdf=allow_pdf)
     description = form.fields.get("description") or None
-    pairs = [(_row(owner, item, KIND_UPLOAD, description), item) for item in prepared]
-    session.add_all(row for row, _ in pairs)
-    _commit_and_place(session, storage, pairs, replaced=[])
+    try:
+        guard.lock_owner(session, owner)
+        guard.check_quota(session, owner.id, adding=sum(item.size for item in prepared))
+        pairs = [(_row(owner, item, KIND_UPLOAD, description), item) for item in prepared]
+        session.add_all(row for row, _ in pairs)
+    except BaseException:
+        _abandon(session, prepared)
+        raise
+    _commit(session, prepared)
+    _place(session, storage, pairs, replaced=[])
     return [row for row, _ in pairs]
 
 
@@ -176,13 +203,24 @@ def _replace_single(
 ) -> None:
     """Store one image as `target.<attr>` (an avatar or a cover), letting go of the old one."""
     item = prepare_all(storage, form, allow_pdf=False, fit=fit)[0]
-    old_name: str | None = getattr(target, attr)
-    row = _row(owner, item, kind, None)
-    session.add(row)
-    if old_name:
-        delete_rows(session, [old_name])
-    setattr(target, attr, row.filename)
-    _commit_and_place(
+    try:
+        guard.lock_owner(session, owner)
+        if isinstance(target, Post):
+            guard.lock_post(session, target)
+        # Read under the lock: another replacement may have committed while this one streamed.
+        old_name: str | None = getattr(target, attr)
+        freeing = guard.size_of(session, old_name)
+        guard.check_quota(session, owner.id, adding=item.size, freeing=freeing)
+        row = _row(owner, item, kind, None)
+        session.add(row)
+        if old_name:
+            delete_rows(session, [old_name])
+        setattr(target, attr, row.filename)
+    except BaseException:
+        _abandon(session, [item])
+        raise
+    _commit(session, [item])
+    _place(
         session,
         storage,
         [(row, item)],
@@ -247,36 +285,3 @@ def delete_upload(session: Session, storage: Storage, owner: User, upload_id: in
 
 def owned_file_names(session: Session, owner_id: int) -> list[str]:
     return list(session.scalars(select(Upload.filename).where(Upload.owner_id == owner_id)))
-
-
-@dataclass
-class StorageReport:
-    files_without_rows: list[str]
-    rows_without_files: list[str]
-    temporaries: int
-
-    @property
-    def clean(self) -> bool:
-        return not (self.files_without_rows or self.rows_without_files)
-
-
-def storage_report(session: Session, storage: Storage) -> StorageReport:
-    on_disk = set(storage.names())
-    in_db = set(session.scalars(select(Upload.filename)))
-    temporaries = sum(1 for _ in storage.tmp_dir.iterdir()) if hasattr(storage, "tmp_dir") else 0
-    return StorageReport(sorted(on_disk - in_db), sorted(in_db - on_disk), temporaries)
-
-
-def fix_storage(session: Session, storage: Storage, report: StorageReport) -> None:
-    """Remove stray files, rows whose file is gone (and the avatar/cover references to them),
-    and temporaries older than an hour."""
-    missing = report.rows_without_files
-    if missing:
-        for user in session.scalars(select(User).where(User.avatar_name.in_(missing))):
-            user.avatar_name = None
-        for post in session.scalars(select(Post).where(Post.cover_name.in_(missing))):
-            post.cover_name = None
-        delete_rows(session, missing)
-        session.commit()
-    remove_files(storage, report.files_without_rows)
-    storage.purge_temp()
