@@ -11,7 +11,7 @@ from app import errors
 from app.config import Settings, get_settings
 from app.database import THREADPOOL_SIZE
 from app.logs import RequestLog
-from app.middleware import RequestContextMiddleware
+from app.middleware import RequestContextMiddleware, TrustedProxyMiddleware
 from app.routers import auth, files, health, posts, uploads, users
 from app.runtime import settle_gc
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the connection pool (app.database), not whatever anyio's default happens to be.
         to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
         settle_gc()
+        health.schema_head()  # read the migration scripts now, not on the first /ready
         request_log.start()
         try:
             yield
@@ -53,11 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install_handlers(app)
 
+    if settings.forwarded_allow_ips:
+        # Inside RequestContextMiddleware: its 500 boundary covers this too.
+        app.add_middleware(TrustedProxyMiddleware, trusted=settings.forwarded_allow_ips)
+
     # Outermost: even CORS preflights and 500s get the request id and headers. CORS itself runs
     # inside it, for the requests that have an Origin header.
     app.add_middleware(
         RequestContextMiddleware,
         request_log=request_log,
+        allowed_hosts=settings.allowed_hosts,
         cors={
             "allow_origins": settings.cors_origins,
             "allow_credentials": True,
