@@ -112,6 +112,9 @@ def make_engine(url: str, *, timeout: int | None = None, statement_timeout: bool
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     connect_args = _timeout_args(backend, seconds, statement_timeout)
+    if isinstance(parsed.query.get("options"), str) and "options" in connect_args:
+        # Keep the URL's own `?options=-c ...` too: connect_args would replace it.
+        connect_args["options"] = f"{parsed.query['options']} {connect_args['options']}"
     # Tracebacks of database errors would otherwise carry password hashes, key digests, emails.
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if backend == "sqlite":

@@ -89,7 +89,9 @@ def _relative_location(headers: list[Any], host: bytes | None) -> list[Any]:
         ):
             parts = urlsplit(value.decode("latin-1"))
             if parts.netloc.encode("latin-1").lower() == host.lower():
-                path = parts.path or "/"
+                # `//evil.example` (from GET //evil.example/) would be a protocol-relative URL
+                # to another host; browsers read `/\` as `//` too.
+                path = "/" + parts.path.lstrip("/\\")
                 value = (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
         kept.append((name, value))
     return kept

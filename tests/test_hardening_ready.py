@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import URL, Engine, text
 from sqlalchemy.orm import Session
 
 from app.database import get_db, make_engine
@@ -37,7 +37,8 @@ def _without_alembic_version(engine: Engine, tmp_path: Path) -> str:
     on MariaDB no database at all (as after DROP DATABASE); PostgreSQL's maintenance database."""
     url = engine.url
     if url.get_backend_name() == "mysql":
-        return url.set(database=None).render_as_string(hide_password=False)
+        no_database = URL.create(url.drivername, url.username, url.password, url.host, url.port)
+        return no_database.render_as_string(hide_password=False)
     if url.get_backend_name() == "postgresql":
         return url.set(database="postgres").render_as_string(hide_password=False)
     return f"sqlite:///{tmp_path / 'empty.db'}"
