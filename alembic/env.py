@@ -42,7 +42,8 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = make_engine(get_settings().database_url)
+    # Connecting is bounded; statements are not: a migration may rewrite a big table.
+    engine = make_engine(get_settings().database_url, statement_timeout=False)
     try:
         with engine.connect() as conn:
             _configure(conn)

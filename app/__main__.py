@@ -32,7 +32,9 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=args.workers,
         reload=args.reload,
-        proxy_headers=True,
+        # X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS, by create_app's middleware:
+        # uvicorn's own default trusts 127.0.0.1, where any local client could pick an address.
+        proxy_headers=False,
         # requests.log (app.middleware) already records every request, off the response path.
         access_log=False,
     )

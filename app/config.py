@@ -9,9 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-MIN_SECRET_KEY_LENGTH = 32
-# Keys that ship in examples and tutorials; a production deployment using one is misconfigured.
-KNOWN_WEAK_SECRETS = {"changethis", "change-me", "secret", "changeme", "your-secret-key"}
+from app.secrets_file import development_key, weakness
 
 
 class Settings(BaseSettings):
@@ -19,8 +17,16 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite:///./quill.db"
-    # None means "generate one for this run" in development; production refuses it.
+    # None: development keeps a generated key in DEV_SECRET_KEY_FILE; production refuses it.
     secret_key: str | None = None
+    # Connect, statement and pool-checkout bound: a database that accepts but never answers must
+    # give 503 within about this long instead of hanging every request.
+    db_timeout_seconds: int = Field(5, ge=1, le=3600)
+    # Host header values served (`*.example.com` matches subdomains); "*" only in development.
+    allowed_hosts: Annotated[list[str], NoDecode] = ["*"]
+    # Peers whose X-Forwarded-For is believed (comma-separated IPs/networks); none by default, so
+    # a client cannot pick its own address for the login log and rate limits.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = []
 
     access_token_expire_minutes: int = Field(30, ge=1)
     refresh_token_expire_days: int = Field(14, ge=1)
@@ -61,7 +67,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         # Accept both `a,b` and a JSON list, as the contract promises.
@@ -75,17 +81,15 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_guards(self) -> "Settings":
         if self.environment == "production":
-            key = self.secret_key or ""
-            if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in KNOWN_WEAK_SECRETS:
-                raise ValueError(
-                    f"SECRET_KEY must be set to a random value of at least "
-                    f"{MIN_SECRET_KEY_LENGTH} characters when ENVIRONMENT=production"
-                )
-            if "*" in self.cors_origins:
-                raise ValueError("CORS_ORIGINS may not contain '*' when ENVIRONMENT=production")
+            problems = _production_problems(self)
+            if problems:
+                raise ValueError("; ".join(problems))
         elif not self.secret_key:
-            # Tokens signed with it die with the process: fine for development only.
-            self.secret_key = secrets.token_urlsafe(48)
+            if self.environment == "development":
+                # Kept on disk so that restarts and every worker sign alike.
+                self.secret_key = development_key()
+            else:
+                self.secret_key = secrets.token_urlsafe(48)
         return self
 
     @property
@@ -93,6 +97,26 @@ class Settings(BaseSettings):
         if not self.secret_key:  # the validator above always sets it; this guards misuse
             raise RuntimeError("SECRET_KEY is not set")
         return self.secret_key
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    """What a production deployment must not run with, one short reason each."""
+    problems = []
+    key_problem = weakness(settings.secret_key)
+    if key_problem:
+        problems.append(f"SECRET_KEY {key_problem}")
+    for origin in settings.cors_origins:
+        if origin in ("*", "null"):
+            problems.append(f"CORS_ORIGINS may not contain {origin!r}")
+        elif not origin.startswith("https://"):
+            problems.append(f"CORS_ORIGINS must be https:// ({origin})")
+    if not settings.frontend_url.startswith("https://"):
+        problems.append("FRONTEND_URL must be https://")
+    if settings.mail_backend == "console":
+        problems.append("MAIL_BACKEND=console sends no mail")
+    if "*" in settings.allowed_hosts or not settings.allowed_hosts:
+        problems.append("ALLOWED_HOSTS must list the host names served, not '*'")
+    return problems
 
 
 def describe(error: ValidationError) -> str:

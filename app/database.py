@@ -4,6 +4,7 @@ On SQLite, request sessions open their transaction at the first write (see _sqli
 """
 
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event, text
@@ -28,7 +29,7 @@ def _unicode_lower(value: str | None) -> str | None:
     return value.lower() if isinstance(value, str) else value
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 5000) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT; hand it to SQLAlchemy (see the
     # "Serializable isolation / Savepoints" recipe in the SQLAlchemy SQLite docs).
     dbapi_connection.isolation_level = None
@@ -37,7 +38,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -77,25 +78,61 @@ def _sqlite_first_write(
         raw.execute("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def _timeout_args(backend: str, seconds: int, statement_timeout: bool) -> dict[str, Any]:
+    """Driver arguments that bound connecting and every statement by `seconds`."""
+    if backend == "postgresql":
+        args: dict[str, Any] = {
+            # libpq (and psycopg) wait at least 2 s here, whatever is asked.
+            "connect_timeout": seconds,
+            # A server that stops answering mid-connection (a dead host, a partition): the
+            # kernel gives up on unacknowledged data after tcp_user_timeout, and keepalives
+            # notice an idle peer that vanished.
+            "tcp_user_timeout": seconds * 1000,
+            "keepalives": 1,
+            "keepalives_idle": seconds,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+        }
+        if statement_timeout:
+            args["options"] = f"-c statement_timeout={seconds * 1000}"
+        return args
+    if backend in ("mysql", "mariadb"):
+        # pymysql's read_timeout also bounds the handshake, where a silent server would hang.
+        args = {"connect_timeout": seconds, "write_timeout": seconds}
+        if statement_timeout:
+            args["read_timeout"] = seconds
+        return args
+    return {"timeout": seconds}  # sqlite3: how long to wait for a lock
+
+
+def make_engine(url: str, *, timeout: int | None = None, statement_timeout: bool = True) -> Engine:
+    """`timeout`: DB_TIMEOUT_SECONDS unless given. `statement_timeout=False` (migrations, which
+    may rewrite big tables) bounds only connecting."""
+    seconds = timeout if timeout is not None else get_settings().db_timeout_seconds
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
     backend = parsed.get_backend_name()
+    connect_args = _timeout_args(backend, seconds, statement_timeout)
+    if isinstance(parsed.query.get("options"), str) and "options" in connect_args:
+        # Keep the URL's own `?options=-c ...` too: connect_args would replace it.
+        connect_args["options"] = f"{parsed.query['options']} {connect_args['options']}"
+    # Tracebacks of database errors would otherwise carry password hashes, key digests, emails.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if backend == "sqlite":
-        kwargs["connect_args"] = {"check_same_thread": False}
+        connect_args["check_same_thread"] = False
     if parsed.database not in (None, "", ":memory:"):
         # SQLite files too: their default pool (5 + 10) had 32 clients queueing for connections
         # while threads were free.
         kwargs["pool_size"] = THREADPOOL_SIZE // 2
         kwargs["max_overflow"] = THREADPOOL_SIZE // 2
+        kwargs["pool_timeout"] = seconds
     if backend in ("mysql", "mariadb"):
-        kwargs["connect_args"] = {"charset": "utf8mb4"}
+        connect_args["charset"] = "utf8mb4"
         # MySQL drops idle connections (wait_timeout); check before use instead of failing.
         kwargs["pool_pre_ping"] = True
         kwargs["pool_recycle"] = 3600
-    engine = create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=seconds * 1000))
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "before_cursor_execute", _sqlite_first_write)
     return engine

@@ -116,6 +116,21 @@ class TooManyLoginAttemptsError(DomainError):
         self.retry_after = retry_after_seconds
 
 
+class InvalidHostError(DomainError):
+    """The Host header names a host this server does not answer for (ALLOWED_HOSTS)."""
+
+    message = "Invalid host header"
+
+
+class SchemaNotReadyError(DomainError):
+    """The database answers but its schema is not at the latest migration (or is gone)."""
+
+    message = "The database is unavailable, try again later"
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": "5"})
+
+
 # The one table: domain error class -> (HTTP status, stable code). Subclasses are looked up along
 # their MRO, so a new error only needs a row here when its status or code differs from its base.
 ERROR_TABLE: dict[type[DomainError], tuple[int, str]] = {
@@ -135,6 +150,8 @@ ERROR_TABLE: dict[type[DomainError], tuple[int, str]] = {
     ReauthRequiredError: (403, "REAUTH_REQUIRED"),
     MailThrottledError: (429, "MAIL_THROTTLED"),
     FieldRejectedError: (422, "VALIDATION_FAILED"),
+    InvalidHostError: (400, "INVALID_HOST"),
+    SchemaNotReadyError: (503, "DATABASE_UNAVAILABLE"),
 }
 
 # A 422 whose errors include one of these types answers its own code instead of VALIDATION_FAILED,

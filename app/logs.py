@@ -19,6 +19,33 @@ FLUSH_SECONDS = 0.25
 logger = logging.getLogger("quill.errors")
 
 
+_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
+def escape(text: str) -> str:
+    """`text` with backslash escapes for the backslash and every non-printable character (line
+    breaks, NUL, bidi overrides, ...), so what a client sent can neither start a forged line nor
+    hide part of one. Printable non-ASCII stays as it is."""
+    if text.isprintable() and "\\" not in text:  # nearly every path: no per-character work
+        return text
+    return "".join(map(_escape_char, text))
+
+
 def _stamp(moment: float) -> str:
     return time.strftime(DATE_FORMAT, time.gmtime(moment))
 
@@ -77,7 +104,7 @@ class RequestLog:
             moment, method, path, status, duration_ms = self._pending.popleft()
             if int(moment) != last_second:  # one strftime per second of log, not per line
                 last_second, stamp = int(moment), _stamp(moment)
-            lines.append(f"[{stamp}] {method} {path} {status} {duration_ms}ms\n")
+            lines.append(f"[{stamp}] {escape(method)} {escape(path)} {status} {duration_ms}ms\n")
         if not lines:
             return
         try:
@@ -92,7 +119,8 @@ _append_lock = threading.Lock()
 
 
 def append_line(path: Path, text: str) -> None:
-    """Append one timestamped line; called from background tasks, never on the response path."""
+    """Append one timestamped line; called from background tasks, never on the response path.
+    Whatever in `text` came from a client must already be `escape`d."""
     stamp = _stamp(time.time())
     path.parent.mkdir(parents=True, exist_ok=True)
     with _append_lock, path.open("a", encoding="utf-8") as handle:
@@ -101,4 +129,4 @@ def append_line(path: Path, text: str) -> None:
 
 def log_login_attempt(path: Path, outcome: str, email: str, ip: str | None) -> None:
     # Never the password: only who tried, from where, and how it went.
-    append_line(path, f"LOGIN {outcome} — Email: {email} — IP: {ip or 'unknown'}")
+    append_line(path, f"LOGIN {outcome} — Email: {escape(email)} — IP: {escape(ip or 'unknown')}")

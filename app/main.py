@@ -12,7 +12,7 @@ from app import errors
 from app.config import Settings, get_settings
 from app.database import THREADPOOL_SIZE
 from app.logs import RequestLog
-from app.middleware import RequestContextMiddleware
+from app.middleware import RequestContextMiddleware, TrustedProxyMiddleware
 from app.routers import auth, files, health, posts, uploads, users
 from app.runtime import settle_gc
 from app.storage import get_storage
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
         settle_gc()
         await to_thread.run_sync(sweep_temporaries)
+        health.schema_head()  # read the migration scripts now, not on the first /ready
         request_log.start()
         try:
             yield
@@ -69,11 +70,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install_handlers(app)
 
+    if settings.forwarded_allow_ips:
+        # Inside RequestContextMiddleware: its 500 boundary covers this too.
+        app.add_middleware(TrustedProxyMiddleware, trusted=settings.forwarded_allow_ips)
+
     # Outermost: even CORS preflights and 500s get the request id and headers. CORS itself runs
     # inside it, for the requests that have an Origin header.
     app.add_middleware(
         RequestContextMiddleware,
         request_log=request_log,
+        allowed_hosts=settings.allowed_hosts,
         cors={
             "allow_origins": settings.cors_origins,
             "allow_credentials": True,

@@ -176,7 +176,10 @@ class Post(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    content: Mapped[str] = mapped_column(Text)
+    # MySQL's TEXT holds 65,535 bytes; 100,000 four-byte characters need MEDIUMTEXT there.
+    content: Mapped[str] = mapped_column(
+        Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+    )
     published: Mapped[bool] = mapped_column(default=False)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # The stored name of the cover's file (its `uploads` row has kind "cover").

@@ -1,18 +1,20 @@
 """Settings: names from the contract, production guards, CORS list parsing."""
 
 import os
+import stat
 import subprocess
 import sys
 
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings
+from app.config import Settings, describe
 
-STRONG = "k" * 16 + "Zq9" * 10
+STRONG = "kR7vQ2xN9pL4mW8sT1yB6cF3hJ5dG0aZ"
 
 
-def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # development writes its generated key file here
     for name in list(os.environ):
         if name in Settings.model_fields or name.lower() in Settings.model_fields:
             monkeypatch.delenv(name, raising=False)
@@ -59,6 +61,8 @@ def test_production_refuses_wildcard_cors(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ValidationError, match="CORS_ORIGINS"):
         Settings(_env_file=None)
     monkeypatch.setenv("CORS_ORIGINS", "https://blog.example")
+    monkeypatch.setenv("FRONTEND_URL", "https://blog.example")
+    monkeypatch.setenv("ALLOWED_HOSTS", "api.blog.example")
     assert Settings(_env_file=None).secret_key == STRONG
 
 
@@ -77,3 +81,89 @@ def test_production_start_fails_with_one_line_reason(tmp_path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "SECRET_KEY" in lines[0]
+
+
+def _production(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    """A production environment that passes every guard, then `env` on top."""
+    values = {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": STRONG,
+        "CORS_ORIGINS": "https://blog.example",
+        "FRONTEND_URL": "https://blog.example",
+        "ALLOWED_HOSTS": "api.blog.example",
+        "MAIL_BACKEND": "smtp",
+    }
+    for name, value in {**values, **env}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_production_accepts_a_sound_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch)
+    settings = Settings(_env_file=None)
+    assert settings.allowed_hosts == ["api.blog.example"]
+    _production(monkeypatch, SECRET_KEY="3f9a1c07b2e84d65a0c9f1e27b84d3a6")  # 32 hex digits
+    Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SECRET_KEY", "a" * 64),
+        ("SECRET_KEY", "changemechangemechangemechangeme"),
+        ("SECRET_KEY", "my-password-password-password-123"),
+        ("SECRET_KEY", "SecretSecretSecretSecretSecret1234"),
+        ("SECRET_KEY", "abcabcabcabcabcabcabcabcabcabcabcabc"),
+        ("SECRET_KEY", "1212121212121212121212121212121234"),
+        ("SECRET_KEY", "aabbccaabbccddaabbccaabbccddaabbcc"),
+        ("CORS_ORIGINS", "null"),
+        ("CORS_ORIGINS", "https://blog.example,*"),
+        ("CORS_ORIGINS", "http://blog.example"),
+        ("FRONTEND_URL", "http://blog.example"),
+        ("MAIL_BACKEND", "console"),
+        ("ALLOWED_HOSTS", "*"),
+        ("ALLOWED_HOSTS", '["api.blog.example", "*"]'),
+    ],
+)
+def test_production_refuses_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    _production(monkeypatch, **{name: value})
+    with pytest.raises(ValidationError, match=name) as failure:
+        Settings(_env_file=None)
+    assert len(describe(failure.value).splitlines()) == 1
+
+
+def test_development_key_is_generated_once_and_shared(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first, second = Settings(_env_file=None), Settings(_env_file=None)
+    assert first.secret_key and first.secret_key == second.secret_key
+    key_file = tmp_path / ".quill-secret-key"
+    assert key_file.read_text().strip() == first.secret_key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [".quill-secret-key"]  # no temporaries left
+
+
+def test_development_key_agreed_by_workers_starting_at_once(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env["ENVIRONMENT"] = "development"
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from app.config import get_settings as s; print(s().secret_key)",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    keys = {worker.communicate(timeout=60)[0].strip() for worker in workers}
+    assert len(keys) == 1 and len(keys.pop()) >= 32
+    assert (tmp_path / ".quill-secret-key").exists()

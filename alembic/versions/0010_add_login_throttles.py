@@ -1,7 +1,7 @@
 """login lockout counted atomically: a row per email to lock, and attempts in progress
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-21
 """
 
@@ -17,7 +17,7 @@ BINARY_EMAIL = sa.String(254).with_variant(
 )
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
