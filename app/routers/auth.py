@@ -7,7 +7,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app import mail
 from app.config import get_settings
-from app.dependencies import CurrentUser, SessionDep
+from app.dependencies import NO_STORE, CurrentUser, SessionDep
 from app.errors import DomainError, TooManyLoginAttemptsError, documented
 from app.logs import log_login_attempt
 from app.models import User
@@ -68,6 +68,7 @@ def register(body: UserCreate, session: SessionDep, background: BackgroundTasks)
     "/login",
     response_model=LoginResponse,
     responses=documented(401, 429),
+    dependencies=[NO_STORE],
     summary="Log in with email and password",
     description=(
         "`401 INVALID_CREDENTIALS` for an unknown email and a wrong password alike. After "
@@ -91,6 +92,7 @@ def login(
     "/token",
     response_model=OAuth2Token,
     responses=documented(401, 429),
+    dependencies=[NO_STORE],
     summary="OAuth2 password flow (the /docs Authorize button)",
     description="Form fields `username` (the email) and `password`. Answers an access token only.",
 )
@@ -101,13 +103,14 @@ def token(
     request: Request,
 ) -> OAuth2Token:
     user = _login(session, background, request, form.username, form.password)
-    return OAuth2Token(access_token=auth.access_token_only(user))
+    return OAuth2Token(access_token=auth.access_token_only(session, user))
 
 
 @router.post(
     "/refresh",
     response_model=TokenPair,
     responses=documented(401),
+    dependencies=[NO_STORE],
     summary="Trade a refresh token for a new pair",
     description=(
         "The refresh token used here stops working. Presenting an already used one revokes "
@@ -127,7 +130,8 @@ def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="End the session of a refresh token",
-    description="Always 204: an unknown or already-ended token leaves nothing to end.",
+    description="Always 204: an unknown or already-ended token leaves nothing to end. The "
+    "session's access tokens stop working at once.",
 )
 def logout(body: RefreshRequest, session: SessionDep) -> Response:
     auth.logout(session, body.refresh_token)
@@ -160,7 +164,8 @@ def forgot_password(
     summary="Set a new password with a reset token",
     description=(
         "The token is single-use, expires in 30 minutes and is good for nothing else. Every "
-        "session of the user ends. `400 INVALID_OR_EXPIRED_TOKEN` otherwise."
+        "session of the user ends at once and every API key is revoked. "
+        "`400 INVALID_OR_EXPIRED_TOKEN` otherwise."
     ),
 )
 def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.dependencies import (
+    NO_STORE,
     AdminUser,
     BearerUser,
     CurrentUser,
@@ -57,8 +58,9 @@ def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
     status_code=NO_CONTENT,
     responses=documented(400, 403),
     summary="Change your password",
-    description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`). Every token issued "
-    "before the change stops working.",
+    description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`) and a bearer token "
+    "(`403 API_KEY_NOT_ALLOWED` for an API key). Rotating the password rotates every credential: "
+    "every session ends at once (log in again) and every API key is revoked.",
 )
 def change_password(body: PasswordChange, user: BearerUser, session: SessionDep) -> Response:
     users.change_password(session, user, body.current_password, body.new_password)
@@ -110,8 +112,10 @@ def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     responses=documented(403),
+    dependencies=[NO_STORE],
     summary="Create an API key",
-    description="The answer carries `key` once; send it as `X-API-Key`.",
+    description="The answer carries `key` once; send it as `X-API-Key`. Needs a bearer token "
+    "(`403 API_KEY_NOT_ALLOWED` for an API key). A password change or reset revokes every key.",
 )
 def create_api_key(body: ApiKeyCreate, user: BearerUser, session: SessionDep) -> ApiKeyCreated:
     return api_keys.create_key(session, user, body.name)

@@ -3,7 +3,6 @@ reset and email verification. Plain functions over a Session; HTTP lives in app/
 """
 
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ from app.errors import (
     InvalidTokenError,
     TooManyLoginAttemptsError,
 )
-from app.models import LoginAttempt, RefreshToken, User
+from app.models import LoginAttempt, LoginSession, RefreshToken, User
 from app.security import (
     RESET_TOKEN_MINUTES,
     VERIFY_TOKEN_MINUTES,
@@ -99,22 +98,22 @@ def authenticate(session: Session, email: str, password: str, ip: str | None) ->
 # --- access and refresh tokens -------------------------------------------------------------------
 
 
-def _issue(session: Session, user: User, family_id: str) -> IssuedTokens:
+def _issue(session: Session, user: User, session_id: str) -> IssuedTokens:
     settings = get_settings()
     access_lifetime = timedelta(minutes=settings.access_token_expire_minutes)
-    access, _ = create_token(
-        user.id, "access", version=user.token_version, lifetime=access_lifetime
-    )
+    access = _access_token(user, session_id)
     refresh, claims = create_token(
         user.id,
         "refresh",
+        account=user.uid,
         version=user.token_version,
         lifetime=timedelta(days=settings.refresh_token_expire_days),
+        session_id=session_id,
     )
     session.add(
         RefreshToken(
             user_id=user.id,
-            family_id=family_id,
+            family_id=session_id,
             token_digest=digest(refresh),
             expires_at=claims.expires_at,
         )
@@ -123,27 +122,49 @@ def _issue(session: Session, user: User, family_id: str) -> IssuedTokens:
     return IssuedTokens(access, refresh, int(access_lifetime.total_seconds()))
 
 
-def issue_tokens(session: Session, user: User) -> IssuedTokens:
-    """A new session: an access token and the first refresh token of a new family."""
-    return _issue(session, user, uuid.uuid4().hex)
-
-
-def access_token_only(user: User) -> str:
-    settings = get_settings()
+def _access_token(user: User, session_id: str) -> str:
     token, _ = create_token(
         user.id,
         "access",
+        account=user.uid,
         version=user.token_version,
-        lifetime=timedelta(minutes=settings.access_token_expire_minutes),
+        lifetime=timedelta(minutes=get_settings().access_token_expire_minutes),
+        session_id=session_id,
     )
     return token
 
 
+def _new_session(session: Session, user: User) -> str:
+    row = LoginSession(user_id=user.id)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def issue_tokens(session: Session, user: User) -> IssuedTokens:
+    """A new session: an access token and the first refresh token of its family."""
+    return _issue(session, user, _new_session(session, user))
+
+
+def access_token_only(session: Session, user: User) -> str:
+    """A new session without a refresh token (the OAuth2 form): it ends with the password or
+    the account, like any other."""
+    session_id = _new_session(session, user)
+    session.commit()
+    return _access_token(user, session_id)
+
+
 def _revoke_family(session: Session, family_id: str) -> None:
+    now = _now()
     session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
+        .values(revoked_at=now)
+    )
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == family_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
     session.commit()
 
@@ -169,7 +190,13 @@ def rotate(session: Session, token: str) -> IssuedTokens:
         _revoke_family(session, stored.family_id)
         raise InvalidTokenError("Refresh token already used; all its sessions were ended")
     user = session.get(User, stored.user_id)
-    if user is None or claims.version != user.token_version or stored.expires_at <= _now():
+    if (
+        user is None
+        or claims.account != user.uid
+        or claims.session_id != stored.family_id
+        or claims.version != user.token_version
+        or stored.expires_at <= _now()
+    ):
         raise InvalidTokenError()
     stored.used_at = _now()
     return _issue(session, user, stored.family_id)
@@ -189,21 +216,37 @@ def logout(session: Session, token: str) -> None:
 def _token_owner(
     session: Session, token: str, kind: TokenType, error: type[DomainError]
 ) -> tuple[User, TokenClaims]:
-    """Decode a token of one purpose and load its user; `error` for anything wrong with either."""
+    """Decode a one-off link's token and load the account it was issued to; `error` for anything
+    wrong with either."""
     try:
         claims = decode_token(token, kind)
     except TokenError as exc:
         raise error() from exc
     user = session.get(User, claims.user_id)
-    if user is None:
+    if user is None or user.uid != claims.account:
         raise error()
     return user, claims
 
 
 def user_from_access_token(session: Session, token: str) -> User:
-    user, claims = _token_owner(session, token, "access", InvalidTokenError)
-    # A password changed since the token was issued ends the token.
-    if claims.version != user.token_version:
+    """The caller of an access token, in one statement: its account (the same one, at the same
+    password) and its session, still open. Ended sessions stop their tokens at once."""
+    try:
+        claims = decode_token(token, "access")
+    except TokenError as exc:
+        raise InvalidTokenError() from exc
+    user = session.scalar(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            User.id == claims.user_id,
+            User.uid == claims.account,
+            User.token_version == claims.version,
+            LoginSession.id == claims.session_id,
+            LoginSession.revoked_at.is_(None),
+        )
+    )
+    if user is None:
         raise InvalidTokenError()
     return user
 
@@ -218,6 +261,7 @@ def reset_token_for(session: Session, email: str) -> tuple[User, str] | None:
     token, _ = create_token(
         user.id,
         "reset",
+        account=user.uid,
         version=user.token_version,
         lifetime=timedelta(minutes=RESET_TOKEN_MINUTES),
     )
@@ -230,7 +274,7 @@ def reset_password(session: Session, token: str, new_password: str) -> None:
     user, claims = _token_owner(session, token, "reset", InvalidActionTokenError)
     if claims.version != user.token_version:
         raise InvalidActionTokenError()
-    # Refresh tokens carry the version too, so they die with this as well.
+    # Ends every session and revokes every API key too.
     users.set_password(session, user, new_password)
 
 
@@ -238,6 +282,7 @@ def verification_token_for(user: User) -> str:
     token, _ = create_token(
         user.id,
         "verify",
+        account=user.uid,
         version=user.token_version,
         email=user.email,
         lifetime=timedelta(minutes=VERIFY_TOKEN_MINUTES),

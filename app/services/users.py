@@ -1,11 +1,13 @@
 """Users: creation, lookup, profile changes, deletion. Plain functions over a Session."""
 
-from sqlalchemy import select
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import EmailTakenError, NotFoundError, WrongPasswordError
-from app.models import User
+from app.models import ApiKey, LoginSession, User
 from app.pagination import PageParams, paginate
 from app.schemas import Page, UserCreate, UserPublic, UserUpdate
 from app.security import hash_password, verify_password
@@ -59,9 +61,16 @@ def update_profile(session: Session, user: User, data: UserUpdate) -> User:
 
 
 def set_password(session: Session, user: User, new_password: str) -> None:
-    """Store a new password and end every session issued before it."""
+    """Store a new password and rotate every credential with it: every session ends and every API
+    key is revoked (whoever had the old password may have made some)."""
     user.hashed_password = hash_password(new_password)
     user.token_version += 1
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    session.execute(delete(ApiKey).where(ApiKey.user_id == user.id))
     session.commit()
 
 
