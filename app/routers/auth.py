@@ -24,7 +24,7 @@ from app.schemas import (
     UserCreate,
     UserPrivate,
 )
-from app.services import auth, users
+from app.services import account_links, auth, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -148,7 +148,7 @@ def logout(body: RefreshRequest, session: SessionDep) -> Response:
 def forgot_password(
     body: EmailRequest, session: SessionDep, background: BackgroundTasks
 ) -> Accepted:
-    found = auth.reset_token_for(session, body.email)
+    found = account_links.reset_token_for(session, body.email)
     if found is not None:
         user, reset_token = found
         link = mail.frontend_link("/reset-password", reset_token, get_settings())
@@ -169,7 +169,7 @@ def forgot_password(
     ),
 )
 def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
-    auth.reset_password(session, body.token, body.new_password)
+    account_links.reset_password(session, body.token, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -181,7 +181,9 @@ def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
     summary="Mail a verification link to your address",
 )
 def request_verification(user: CurrentUser, background: BackgroundTasks) -> Accepted:
-    link = mail.frontend_link("/verify-email", auth.verification_token_for(user), get_settings())
+    link = mail.frontend_link(
+        "/verify-email", account_links.verification_token_for(user), get_settings()
+    )
     subject, text = mail.verification_message(user.name, link)
     background.add_task(mail.send_mail, user.email, subject, text)
     return Accepted(message="A verification link is on its way")
@@ -195,5 +197,5 @@ def request_verification(user: CurrentUser, background: BackgroundTasks) -> Acce
     description="The token is void once the account's email changes.",
 )
 def verify_email(body: TokenRequest, session: SessionDep) -> Response:
-    auth.verify_email(session, body.token)
+    account_links.verify_email(session, body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

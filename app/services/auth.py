@@ -1,5 +1,6 @@
-"""Authentication rules: login with lockout, token pairs with rotating refresh tokens, password
-reset and email verification. Plain functions over a Session; HTTP lives in app/routers/auth.py.
+"""Authentication rules: login with lockout, sessions and their token pairs with rotating refresh
+tokens (reset and verification links: app/services/account_links.py). Plain functions over a
+Session; HTTP lives in app/routers/auth.py.
 """
 
 import math
@@ -12,19 +13,14 @@ from sqlalchemy.orm import Session
 from app.config import get_settings
 from app.database import locking
 from app.errors import (
-    DomainError,
-    InvalidActionTokenError,
     InvalidCredentialsError,
     InvalidTokenError,
     TooManyLoginAttemptsError,
 )
 from app.models import LoginAttempt, LoginSession, RefreshToken, User
 from app.security import (
-    RESET_TOKEN_MINUTES,
-    VERIFY_TOKEN_MINUTES,
     TokenClaims,
     TokenError,
-    TokenType,
     create_token,
     decode_token,
     digest,
@@ -213,21 +209,6 @@ def logout(session: Session, token: str) -> None:
     _revoke_family(session, stored.family_id)
 
 
-def _token_owner(
-    session: Session, token: str, kind: TokenType, error: type[DomainError]
-) -> tuple[User, TokenClaims]:
-    """Decode a one-off link's token and load the account it was issued to; `error` for anything
-    wrong with either."""
-    try:
-        claims = decode_token(token, kind)
-    except TokenError as exc:
-        raise error() from exc
-    user = session.get(User, claims.user_id)
-    if user is None or user.uid != claims.account:
-        raise error()
-    return user, claims
-
-
 # Built once: this runs on every authenticated request, and building the statement cost more than
 # running it.
 _ACCESS_TOKEN_CALLER = (
@@ -262,51 +243,3 @@ def user_from_access_token(session: Session, token: str) -> User:
     if user is None:
         raise InvalidTokenError()
     return user
-
-
-# --- password reset and email verification --------------------------------------------------------
-
-
-def reset_token_for(session: Session, email: str) -> tuple[User, str] | None:
-    user = users.get_by_email(session, email)
-    if user is None:
-        return None
-    token, _ = create_token(
-        user.id,
-        "reset",
-        account=user.uid,
-        version=user.token_version,
-        lifetime=timedelta(minutes=RESET_TOKEN_MINUTES),
-    )
-    return user, token
-
-
-def reset_password(session: Session, token: str, new_password: str) -> None:
-    """Single use: the token names the token version it was issued under, and setting the password
-    bumps that version, which also ends every session."""
-    user, claims = _token_owner(session, token, "reset", InvalidActionTokenError)
-    if claims.version != user.token_version:
-        raise InvalidActionTokenError()
-    # Ends every session and revokes every API key too.
-    users.set_password(session, user, new_password)
-
-
-def verification_token_for(user: User) -> str:
-    token, _ = create_token(
-        user.id,
-        "verify",
-        account=user.uid,
-        version=user.token_version,
-        email=user.email,
-        lifetime=timedelta(minutes=VERIFY_TOKEN_MINUTES),
-    )
-    return token
-
-
-def verify_email(session: Session, token: str) -> None:
-    """The token is bound to the address it was sent to: after an email change it is void."""
-    user, claims = _token_owner(session, token, "verify", InvalidActionTokenError)
-    if claims.email != user.email:
-        raise InvalidActionTokenError()
-    user.email_verified = True
-    session.commit()
