@@ -6,7 +6,7 @@ thread, and each such hop costs more than what these do.
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Response
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -69,6 +69,14 @@ async def get_bearer_user(
     if not token:
         raise ApiKeyNotAllowedError()
     return user
+
+
+async def _no_store(response: Response) -> None:
+    # Answers carrying credentials (token pairs, a new API key) must not sit in any cache.
+    response.headers["Cache-Control"] = "no-store"
+
+
+NO_STORE = Depends(_no_store)
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

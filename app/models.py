@@ -1,5 +1,6 @@
 """SQLAlchemy models. Tables only: API shapes live in app/schemas.py."""
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,10 +80,23 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+# Tables whose ids leave the server: on SQLite, AUTOINCREMENT, so a deleted row's id is never
+# handed to a new row (migration 0006). PostgreSQL and MariaDB never reuse ids anyway.
+NO_ID_REUSE = {"sqlite_autoincrement": True}
+
+
 class User(TimestampMixin, Base):
     __tablename__ = "users"
+    __table_args__ = NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Never reused, unlike an id could be: every token names it, so nothing issued to an account
+    # can work for another one that later gets the same id.
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     # Stored NFC and lower-cased; the unique index then makes it unique case-insensitively
     # everywhere.
     email: Mapped[str] = mapped_column(EmailColumn, unique=True)
@@ -102,6 +116,18 @@ class User(TimestampMixin, Base):
         return public_url(self.avatar_name)
 
 
+class LoginSession(Base):
+    """One login and the refresh tokens rotated from it. Access tokens name it (`sid`), so ending
+    it (logout, replayed refresh token, new password) ends them at once, not at their expiry."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_uid)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
 class RefreshToken(Base):
     """A refresh token, stored as a digest. Rotation marks it used and issues the next one in the
     same family; presenting a used one again revokes the family (it was stolen or replayed)."""
@@ -110,7 +136,10 @@ class RefreshToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    # The family is the session it was issued to.
+    family_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -120,6 +149,7 @@ class RefreshToken(Base):
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = NO_ID_REUSE
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -172,6 +202,7 @@ class Post(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_posts_published_created_at", "published", "created_at"),
         Index("ix_posts_author_id_created_at", "author_id", "created_at"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -199,6 +230,7 @@ class Upload(Base):
     __tablename__ = "uploads"
     __table_args__ = (
         Index("ix_uploads_owner_id_kind_created_at", "owner_id", "kind", "created_at"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from jose import JWTError, jwt
 from passlib.context import CryptContext
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from app.config import get_settings
 
@@ -81,12 +82,40 @@ class TokenError(Exception):
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: int
+    # The account's never-reused `uid`: an id alone could name a later account.
+    account: str
     type: TokenType
     version: int
     jti: str
     issued_at: datetime
     expires_at: datetime
+    # The login session an access or refresh token belongs to.
+    session_id: str | None = None
     email: str | None = None
+
+
+# Ids are 32-bit on every backend; a claim outside that range could only fail in the database.
+MAX_INT32 = 2**31 - 1
+_HEX32 = r"^[0-9a-f]{32}$"
+# Timestamps JSON can carry that datetime can still represent (year 9999 and earlier).
+_MAX_TIMESTAMP = 253_402_300_799
+
+
+class _Payload(BaseModel):
+    """The claims we issue, checked strictly: a validly signed token with odd claims (a string
+    `exp`, a huge `sub`, a list `ver`) is as invalid as a forged one, never an error further on."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    sub: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
+    uid: Annotated[str, StringConstraints(pattern=_HEX32)]
+    type: str
+    ver: Annotated[int, Field(ge=0, le=MAX_INT32)]
+    iat: Annotated[int, Field(ge=0, le=_MAX_TIMESTAMP)]
+    exp: Annotated[int, Field(ge=0, le=_MAX_TIMESTAMP)]
+    jti: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    sid: Annotated[str, StringConstraints(pattern=_HEX32)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
 
 
 def _audience(kind: TokenType) -> str:
@@ -97,22 +126,27 @@ def create_token(
     user_id: int,
     kind: TokenType,
     *,
+    account: str,
     version: int,
     lifetime: timedelta,
+    session_id: str | None = None,
     email: str | None = None,
 ) -> tuple[str, TokenClaims]:
     now = datetime.now(UTC).replace(microsecond=0)
     claims = TokenClaims(
         user_id=user_id,
+        account=account,
         type=kind,
         version=version,
         jti=uuid.uuid4().hex,
         issued_at=now,
         expires_at=now + lifetime,
+        session_id=session_id,
         email=email,
     )
     payload: dict[str, Any] = {
         "sub": str(user_id),
+        "uid": account,
         "type": kind,
         "aud": _audience(kind),
         "iat": int(now.timestamp()),
@@ -120,13 +154,20 @@ def create_token(
         "jti": claims.jti,
         "ver": version,
     }
+    if session_id is not None:
+        payload["sid"] = session_id
     if email is not None:
         payload["email"] = email
     return jwt.encode(payload, get_settings().signing_key, algorithm=ALGORITHM), claims
 
 
+# Sessions are what access and refresh tokens are checked against; the one-off links have none.
+_NEEDS_SESSION: frozenset[TokenType] = frozenset({"access", "refresh"})
+
+
 def decode_token(token: str, kind: TokenType) -> TokenClaims:
-    """Verify signature, expiry, audience and type; anything else is a TokenError."""
+    """Verify signature, expiry, audience, type and the shape of every claim; anything else is a
+    TokenError."""
     try:
         payload = jwt.decode(
             token,
@@ -141,24 +182,28 @@ def decode_token(token: str, kind: TokenType) -> TokenClaims:
                 "require_jti": True,
             },
         )
-    except JWTError as exc:
+        claims = _Payload.model_validate(payload)
+    # python-jose converts claims with int() before checking them: a list `exp` is a TypeError.
+    except (JWTError, ValidationError, TypeError, ValueError, OverflowError) as exc:
         raise TokenError(str(exc)) from exc
     # `aud` already separates purposes; the explicit `type` check is a second, independent lock.
-    if payload.get("type") != kind:
+    if claims.type != kind:
         raise TokenError("wrong token type")
-    try:
-        user_id = int(payload["sub"])
-        version = int(payload.get("ver", -1))
-    except (TypeError, ValueError) as exc:
-        raise TokenError("malformed claims") from exc
+    if kind in _NEEDS_SESSION and claims.sid is None:
+        raise TokenError("no session")
+    user_id = int(claims.sub)
+    if user_id > MAX_INT32:
+        raise TokenError("malformed claims")
     return TokenClaims(
         user_id=user_id,
+        account=claims.uid,
         type=kind,
-        version=version,
-        jti=str(payload["jti"]),
-        issued_at=datetime.fromtimestamp(payload["iat"], UTC),
-        expires_at=datetime.fromtimestamp(payload["exp"], UTC),
-        email=payload.get("email"),
+        version=claims.ver,
+        jti=claims.jti,
+        issued_at=datetime.fromtimestamp(claims.iat, UTC),
+        expires_at=datetime.fromtimestamp(claims.exp, UTC),
+        session_id=claims.sid,
+        email=claims.email,
     )
 
 

@@ -85,9 +85,13 @@ def test_reset_password_single_use_and_ends_sessions(
 
 def test_reset_rejects_expired_and_foreign_tokens(client: TestClient, make_user) -> None:
     user = make_user("exp@example.com")
-    expired, _ = create_token(user.id, "reset", version=0, lifetime=timedelta(seconds=-1))
+    expired, _ = create_token(
+        user.id, "reset", account=user.uid, version=0, lifetime=timedelta(seconds=-1)
+    )
     access = login(client, user.email)["access_token"]
-    long_lived, _ = create_token(user.id, "reset", version=0, lifetime=timedelta(minutes=31))
+    long_lived, _ = create_token(
+        user.id, "reset", account=user.uid, version=0, lifetime=timedelta(minutes=31)
+    )
     for token in (expired, access, "garbage"):
         response = client.post(
             "/auth/reset-password", json={"token": token, "new_password": "fresh-pass-1"}

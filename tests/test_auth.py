@@ -170,8 +170,12 @@ def test_bad_access_tokens_are_401(client: TestClient, make_user, db: Session) -
     user = make_user("tok@example.com")
     tokens = login(client, user.email)
     good = tokens["access_token"]
-    expired, _ = create_token(user.id, "access", version=0, lifetime=timedelta(seconds=-10))
-    wrong_key = create_token(user.id, "access", version=0, lifetime=timedelta(minutes=5))[0]
+    expired, _ = create_token(
+        user.id, "access", account=user.uid, version=0, lifetime=timedelta(seconds=-10)
+    )
+    wrong_key = create_token(
+        user.id, "access", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+    )[0]
     header, payload, signature = wrong_key.split(".")
     tampered_payload = json.loads(base64.urlsafe_b64decode(payload + "=="))
     tampered_payload["sub"] = str(user.id + 1000)
@@ -182,8 +186,12 @@ def test_bad_access_tokens_are_401(client: TestClient, make_user, db: Session) -
             signature,
         ]
     )
-    reset, _ = create_token(user.id, "reset", version=0, lifetime=timedelta(minutes=5))
-    verify, _ = create_token(user.id, "verify", version=0, lifetime=timedelta(minutes=5))
+    reset, _ = create_token(
+        user.id, "reset", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+    )
+    verify, _ = create_token(
+        user.id, "verify", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+    )
     candidates = {
         "expired": expired,
         "tampered": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),

@@ -8,7 +8,7 @@ from pydantic import StringConstraints
 
 from app import mail
 from app.config import get_settings
-from app.dependencies import CurrentUser, SessionDep
+from app.dependencies import NO_STORE, CurrentUser, SessionDep
 from app.errors import DomainError, MailThrottledError, TooManyLoginAttemptsError, documented
 from app.logs import log_login_attempt
 from app.models import User
@@ -25,7 +25,7 @@ from app.schemas import (
     UserCreate,
     UserPrivate,
 )
-from app.services import auth, mail_throttle, users
+from app.services import account_links, auth, mail_throttle, users
 from app.text import GivenPassword, LoginEmail, single_line_text
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -96,6 +96,7 @@ def register(body: UserCreate, session: SessionDep, background: BackgroundTasks)
     "/login",
     response_model=LoginResponse,
     responses=documented(401, 429),
+    dependencies=[NO_STORE],
     summary="Log in with email and password",
     description=(
         "`401 INVALID_CREDENTIALS` for an unknown email and a wrong password alike. After "
@@ -119,6 +120,7 @@ def login(
     "/token",
     response_model=OAuth2Token,
     responses=documented(401, 422, 429),
+    dependencies=[NO_STORE],
     summary="OAuth2 password flow (the /docs Authorize button)",
     description="Form fields `username` (the email) and `password`. Answers an access token only.",
 )
@@ -129,13 +131,14 @@ def token(
     request: Request,
 ) -> OAuth2Token:
     user = _login(session, background, request, form.username, form.password)
-    return OAuth2Token(access_token=auth.access_token_only(user))
+    return OAuth2Token(access_token=auth.access_token_only(session, user))
 
 
 @router.post(
     "/refresh",
     response_model=TokenPair,
     responses=documented(401),
+    dependencies=[NO_STORE],
     summary="Trade a refresh token for a new pair",
     description=(
         "The refresh token used here stops working. Presenting an already used one revokes "
@@ -155,7 +158,8 @@ def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="End the session of a refresh token",
-    description="Always 204: an unknown or already-ended token leaves nothing to end.",
+    description="Always 204: an unknown or already-ended token leaves nothing to end. The "
+    "session's access tokens stop working at once.",
 )
 def logout(body: RefreshRequest, session: SessionDep) -> Response:
     auth.logout(session, body.refresh_token)
@@ -172,7 +176,7 @@ def logout(body: RefreshRequest, session: SessionDep) -> Response:
 def forgot_password(
     body: EmailRequest, session: SessionDep, background: BackgroundTasks
 ) -> Accepted:
-    found = auth.reset_token_for(session, body.email)
+    found = account_links.reset_token_for(session, body.email)
     # Past the address's hourly allowance the answer stays the same: it must not tell whether
     # the address is registered, and a flood of requests mails nothing more.
     if found is not None and mail_throttle.reserve(session, body.email) is None:
@@ -190,11 +194,12 @@ def forgot_password(
     summary="Set a new password with a reset token",
     description=(
         "The token is single-use, expires in 30 minutes and is good for nothing else. Every "
-        "session of the user ends. `400 INVALID_OR_EXPIRED_TOKEN` otherwise."
+        "session of the user ends at once and every API key is revoked. "
+        "`400 INVALID_OR_EXPIRED_TOKEN` otherwise."
     ),
 )
 def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
-    auth.reset_password(session, body.token, body.new_password)
+    account_links.reset_password(session, body.token, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -213,7 +218,9 @@ def request_verification(
     retry_after = mail_throttle.reserve(session, user.email)
     if retry_after is not None:
         raise MailThrottledError(retry_after)
-    link = mail.frontend_link("/verify-email", auth.verification_token_for(user), get_settings())
+    link = mail.frontend_link(
+        "/verify-email", account_links.verification_token_for(user), get_settings()
+    )
     subject, text = mail.verification_message(user.name, link)
     background.add_task(mail.send_mail, user.email, subject, text)
     return Accepted(message="A verification link is on its way")
@@ -227,5 +234,5 @@ def request_verification(
     description="The token is void once the account's email changes.",
 )
 def verify_email(body: TokenRequest, session: SessionDep) -> Response:
-    auth.verify_email(session, body.token)
+    account_links.verify_email(session, body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

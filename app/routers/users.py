@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from app import mail
 from app.config import get_settings
 from app.dependencies import (
+    NO_STORE,
     AdminUser,
     BearerUser,
     CurrentUser,
@@ -30,7 +31,7 @@ from app.schemas import (
     UserPublic,
     UserUpdate,
 )
-from app.services import api_keys, auth, uploads, users
+from app.services import account_links, api_keys, uploads, users
 from app.upload_forms import UploadForm
 
 AVATAR_FORM = UploadForm("file")
@@ -73,7 +74,9 @@ def update_me(
         settings = get_settings()
         subject, text = mail.email_changed_message(user.name, user.email)
         background.add_task(mail.send_mail, old_email, subject, text)
-        link = mail.frontend_link("/verify-email", auth.verification_token_for(user), settings)
+        link = mail.frontend_link(
+            "/verify-email", account_links.verification_token_for(user), settings
+        )
         subject, text = mail.verification_message(user.name, link)
         background.add_task(mail.send_mail, user.email, subject, text)
     return user
@@ -84,8 +87,9 @@ def update_me(
     status_code=NO_CONTENT,
     responses=documented(400, 403),
     summary="Change your password",
-    description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`). Every token issued "
-    "before the change stops working.",
+    description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`) and a bearer token "
+    "(`403 API_KEY_NOT_ALLOWED` for an API key). Rotating the password rotates every credential: "
+    "every session ends at once (log in again) and every API key is revoked.",
 )
 def change_password(body: PasswordChange, user: BearerUser, session: SessionDep) -> Response:
     users.change_password(session, user, body.current_password, body.new_password)
@@ -137,8 +141,10 @@ def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     responses=documented(403),
+    dependencies=[NO_STORE],
     summary="Create an API key",
-    description="The answer carries `key` once; send it as `X-API-Key`.",
+    description="The answer carries `key` once; send it as `X-API-Key`. Needs a bearer token "
+    "(`403 API_KEY_NOT_ALLOWED` for an API key). A password change or reset revokes every key.",
 )
 def create_api_key(body: ApiKeyCreate, user: BearerUser, session: SessionDep) -> ApiKeyCreated:
     return api_keys.create_key(session, user, body.name)

@@ -43,12 +43,16 @@ def revoke_key(session: Session, user: User, key_id: int) -> None:
 
 
 def user_for_key(session: Session, key: str) -> User:
-    row = session.scalar(select(ApiKey).where(ApiKey.key_digest == digest(key)))
-    if row is None:
+    # One statement; a key dies with its account (ON DELETE CASCADE), so it can never name
+    # another account that later gets the same id.
+    found = session.execute(
+        select(ApiKey, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_digest == digest(key))
+    ).one_or_none()
+    if found is None:
         raise InvalidTokenError("Invalid API key")
-    user = session.get(User, row.user_id)
-    if user is None:
-        raise InvalidTokenError("Invalid API key")
+    row, user = found
     now = datetime.now(UTC)
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now

@@ -1,29 +1,21 @@
-"""Authentication rules: login with lockout, token pairs with rotating refresh tokens, password
-reset and email verification. Plain functions over a Session; HTTP lives in app/routers/auth.py.
+"""Authentication rules: login with lockout, sessions and their token pairs with rotating refresh
+tokens (reset and verification links: app/services/account_links.py). Plain functions over a
+Session; HTTP lives in app/routers/auth.py.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.database import locking
-from app.errors import (
-    DomainError,
-    InvalidActionTokenError,
-    InvalidCredentialsError,
-    InvalidTokenError,
-)
-from app.models import RefreshToken, User
+from app.errors import InvalidCredentialsError, InvalidTokenError
+from app.models import LoginSession, RefreshToken, User
 from app.security import (
-    RESET_TOKEN_MINUTES,
-    VERIFY_TOKEN_MINUTES,
     TokenClaims,
     TokenError,
-    TokenType,
     create_token,
     decode_token,
     digest,
@@ -69,22 +61,22 @@ def authenticate(session: Session, email: str, password: str, ip: str | None) ->
 # --- access and refresh tokens -------------------------------------------------------------------
 
 
-def _issue(session: Session, user: User, family_id: str) -> IssuedTokens:
+def _issue(session: Session, user: User, session_id: str) -> IssuedTokens:
     settings = get_settings()
     access_lifetime = timedelta(minutes=settings.access_token_expire_minutes)
-    access, _ = create_token(
-        user.id, "access", version=user.token_version, lifetime=access_lifetime
-    )
+    access = _access_token(user, session_id)
     refresh, claims = create_token(
         user.id,
         "refresh",
+        account=user.uid,
         version=user.token_version,
         lifetime=timedelta(days=settings.refresh_token_expire_days),
+        session_id=session_id,
     )
     session.add(
         RefreshToken(
             user_id=user.id,
-            family_id=family_id,
+            family_id=session_id,
             token_digest=digest(refresh),
             expires_at=claims.expires_at,
         )
@@ -93,27 +85,49 @@ def _issue(session: Session, user: User, family_id: str) -> IssuedTokens:
     return IssuedTokens(access, refresh, int(access_lifetime.total_seconds()))
 
 
-def issue_tokens(session: Session, user: User) -> IssuedTokens:
-    """A new session: an access token and the first refresh token of a new family."""
-    return _issue(session, user, uuid.uuid4().hex)
-
-
-def access_token_only(user: User) -> str:
-    settings = get_settings()
+def _access_token(user: User, session_id: str) -> str:
     token, _ = create_token(
         user.id,
         "access",
+        account=user.uid,
         version=user.token_version,
-        lifetime=timedelta(minutes=settings.access_token_expire_minutes),
+        lifetime=timedelta(minutes=get_settings().access_token_expire_minutes),
+        session_id=session_id,
     )
     return token
 
 
+def _new_session(session: Session, user: User) -> str:
+    row = LoginSession(user_id=user.id)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def issue_tokens(session: Session, user: User) -> IssuedTokens:
+    """A new session: an access token and the first refresh token of its family."""
+    return _issue(session, user, _new_session(session, user))
+
+
+def access_token_only(session: Session, user: User) -> str:
+    """A new session without a refresh token (the OAuth2 form): it ends with the password or
+    the account, like any other."""
+    session_id = _new_session(session, user)
+    session.commit()
+    return _access_token(user, session_id)
+
+
 def _revoke_family(session: Session, family_id: str) -> None:
+    now = _now()
     session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
+        .values(revoked_at=now)
+    )
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.id == family_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
     session.commit()
 
@@ -139,7 +153,13 @@ def rotate(session: Session, token: str) -> IssuedTokens:
         _revoke_family(session, stored.family_id)
         raise InvalidTokenError("Refresh token already used; all its sessions were ended")
     user = session.get(User, stored.user_id)
-    if user is None or claims.version != user.token_version or stored.expires_at <= _now():
+    if (
+        user is None
+        or claims.account != user.uid
+        or claims.session_id != stored.family_id
+        or claims.version != user.token_version
+        or stored.expires_at <= _now()
+    ):
         raise InvalidTokenError()
     stored.used_at = _now()
     return _issue(session, user, stored.family_id)
@@ -156,69 +176,37 @@ def logout(session: Session, token: str) -> None:
     _revoke_family(session, stored.family_id)
 
 
-def _token_owner(
-    session: Session, token: str, kind: TokenType, error: type[DomainError]
-) -> tuple[User, TokenClaims]:
-    """Decode a token of one purpose and load its user; `error` for anything wrong with either."""
-    try:
-        claims = decode_token(token, kind)
-    except TokenError as exc:
-        raise error() from exc
-    user = session.get(User, claims.user_id)
-    if user is None:
-        raise error()
-    return user, claims
+# Built once: this runs on every authenticated request, and building the statement cost more than
+# running it.
+_ACCESS_TOKEN_CALLER = (
+    select(User)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        User.uid == bindparam("account"),
+        User.token_version == bindparam("version"),
+        LoginSession.id == bindparam("session_id"),
+        LoginSession.revoked_at.is_(None),
+    )
+)
 
 
 def user_from_access_token(session: Session, token: str) -> User:
-    user, claims = _token_owner(session, token, "access", InvalidTokenError)
-    # A password changed since the token was issued ends the token.
-    if claims.version != user.token_version:
+    """The caller of an access token, in one statement: its account (the same one, at the same
+    password) and its session, still open. Ended sessions stop their tokens at once."""
+    try:
+        claims = decode_token(token, "access")
+    except TokenError as exc:
+        raise InvalidTokenError() from exc
+    user = session.scalar(
+        _ACCESS_TOKEN_CALLER,
+        {
+            "user_id": claims.user_id,
+            "account": claims.account,
+            "version": claims.version,
+            "session_id": claims.session_id,
+        },
+    )
+    if user is None:
         raise InvalidTokenError()
     return user
-
-
-# --- password reset and email verification --------------------------------------------------------
-
-
-def reset_token_for(session: Session, email: str) -> tuple[User, str] | None:
-    user = users.get_by_email(session, email)
-    if user is None:
-        return None
-    token, _ = create_token(
-        user.id,
-        "reset",
-        version=user.token_version,
-        lifetime=timedelta(minutes=RESET_TOKEN_MINUTES),
-    )
-    return user, token
-
-
-def reset_password(session: Session, token: str, new_password: str) -> None:
-    """Single use: the token names the token version it was issued under, and setting the password
-    bumps that version, which also ends every session."""
-    user, claims = _token_owner(session, token, "reset", InvalidActionTokenError)
-    if claims.version != user.token_version:
-        raise InvalidActionTokenError()
-    # Refresh tokens carry the version too, so they die with this as well.
-    users.set_password(session, user, new_password)
-
-
-def verification_token_for(user: User) -> str:
-    token, _ = create_token(
-        user.id,
-        "verify",
-        version=user.token_version,
-        email=user.email,
-        lifetime=timedelta(minutes=VERIFY_TOKEN_MINUTES),
-    )
-    return token
-
-
-def verify_email(session: Session, token: str) -> None:
-    """The token is bound to the address it was sent to: after an email change it is void."""
-    user, claims = _token_owner(session, token, "verify", InvalidActionTokenError)
-    if claims.email != user.email:
-        raise InvalidActionTokenError()
-    user.email_verified = True
-    session.commit()

@@ -1,6 +1,8 @@
 """Users: creation, lookup, profile changes, deletion. Plain functions over a Session."""
 
-from sqlalchemy import select
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -11,7 +13,7 @@ from app.errors import (
     ReauthRequiredError,
     WrongPasswordError,
 )
-from app.models import User
+from app.models import ApiKey, LoginSession, User
 from app.pagination import PageParams, paginate
 from app.schemas import Page, UserCreate, UserPublic, UserUpdate, password_is_email
 from app.security import hash_password, verify_password
@@ -78,13 +80,20 @@ def update_profile(session: Session, user: User, data: UserUpdate) -> str | None
 
 
 def set_password(session: Session, user: User, new_password: str) -> None:
-    """Store a new password and end every session issued before it."""
+    """Store a new password and rotate every credential with it: every session ends and every API
+    key is revoked (whoever had the old password may have made some)."""
     if password_is_email(new_password, user.email):
         raise FieldRejectedError(
             ("body", "new_password"), "password_equals_email", "password must not be the email"
         )
     user.hashed_password = hash_password(new_password)
     user.token_version += 1
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    session.execute(delete(ApiKey).where(ApiKey.user_id == user.id))
     session.commit()
 
 
