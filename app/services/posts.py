@@ -9,7 +9,7 @@ from app.errors import NotFoundError, PermissionDeniedError
 from app.models import Post, User
 from app.pagination import PageParams, paginate
 from app.schemas import Page, PostCreate, PostPublic, PostUpdate, PostWithAuthor, UserPublic
-from app.services import uploads
+from app.services import upload_guard, uploads
 from app.storage import Storage, public_url
 
 POST_NOT_FOUND = "Post not found"
@@ -146,6 +146,9 @@ def update_post(session: Session, post: Post, data: PostUpdate) -> Post:
 
 
 def delete_post(session: Session, storage: Storage, post: Post) -> None:
+    # Locked and read afresh, as a cover upload does: a cover set since `post` was loaded is
+    # removed too, not left on disk without its row.
+    upload_guard.lock_post(session, post)
     cover = post.cover_name
     if cover:
         uploads.delete_rows(session, [cover])

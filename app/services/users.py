@@ -17,7 +17,7 @@ from app.models import ApiKey, LoginSession, User
 from app.pagination import PageParams, paginate
 from app.schemas import Page, UserCreate, UserPublic, UserUpdate, password_is_email
 from app.security import hash_password, verify_password
-from app.services import uploads
+from app.services import upload_guard, uploads
 from app.storage import Storage
 from app.text import normalize_email
 
@@ -107,6 +107,9 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
 def delete_user(session: Session, storage: Storage, user: User) -> None:
     """Delete the user and, through ON DELETE CASCADE, everything of theirs, in one transaction;
     then their files, once nothing refers to them any more."""
+    # Lock the row first, as an upload's transaction does: an upload committing between reading
+    # the names and the delete would otherwise leave its file behind, with no row.
+    upload_guard.lock_owner(session, user)
     files = uploads.owned_file_names(session, user.id)
     session.delete(user)
     session.commit()

@@ -1,6 +1,6 @@
 """login lockout counted atomically: a row per email to lock, and attempts in progress
 
-Revision ID: 0010
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-21
 """
@@ -16,7 +16,7 @@ BINARY_EMAIL = sa.String(254).with_variant(
     mysql.VARCHAR(254, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
 )
 
-revision: str = "0010"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

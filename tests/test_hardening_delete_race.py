@@ -1,0 +1,66 @@
+"""Deleting a post whose cover was set after the post was loaded removes that cover too.
+
+Two real sessions on the test database: the post is loaded in one, a cover is committed from the
+other (as a cover upload finishing meanwhile would), then the first deletes the post. Without the
+row lock and fresh read in `posts.delete_post`, the cover's file stayed on disk with no row.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, select
+
+from app.database import SessionLocal
+from app.models import Post, Upload, User
+from app.services import posts
+from app.storage import get_storage, new_name
+
+
+@pytest.fixture
+def committed_post(engine, password_hash: str) -> Iterator[int]:
+    with SessionLocal() as session:
+        user = User(email="delete-race@example.com", hashed_password=password_hash, name="D")
+        session.add(user)
+        session.flush()
+        post = Post(title="t", content="c", author_id=user.id)
+        session.add(post)
+        session.commit()
+        user_id, post_id = user.id, post.id
+    yield post_id
+    with SessionLocal() as session:
+        session.execute(delete(User).where(User.id == user_id))
+        session.commit()
+
+
+def test_cover_set_after_loading_is_removed_with_the_post(committed_post: int) -> None:
+    storage = get_storage()
+    with SessionLocal() as deleting:
+        stale = deleting.get(Post, committed_post)
+        assert stale is not None and stale.cover_name is None
+        deleting.commit()  # nothing held: the cover lands in between, as an upload would
+
+        name = new_name(".png")
+        (storage.root / name).write_bytes(b"cover bytes")
+        with SessionLocal() as uploading:
+            post = uploading.get(Post, committed_post)
+            assert post is not None
+            uploading.add(
+                Upload(
+                    owner_id=post.author_id,
+                    kind="cover",
+                    filename=name,
+                    original_name="c.png",
+                    content_type="image/png",
+                    size=11,
+                    sha256="0" * 64,
+                )
+            )
+            post.cover_name = name
+            uploading.commit()
+
+        posts.delete_post(deleting, storage, stale)
+
+    assert not storage.exists(name)
+    with SessionLocal() as check:
+        assert check.scalar(select(Upload).where(Upload.filename == name)) is None
+        assert check.get(Post, committed_post) is None
