@@ -5,9 +5,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from app.config import get_settings
-from app.database import make_engine
-from app.models import Base
+from app.core.config import get_settings
+from app.core.database import make_engine
+from app.core.models import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

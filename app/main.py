@@ -8,14 +8,14 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app import errors
-from app.config import Settings, get_settings
-from app.database import THREADPOOL_SIZE
-from app.logs import RequestLog
-from app.middleware import RequestContextMiddleware, TrustedProxyMiddleware
-from app.routers import auth, files, health, posts, uploads, users
-from app.runtime import settle_gc
-from app.storage import get_storage
+from app.api.routes import auth, files, health, posts, uploads, users
+from app.core import errors
+from app.core.config import Settings, get_settings
+from app.core.database import THREADPOOL_SIZE
+from app.core.logs import RequestLog
+from app.core.middleware import RequestContextMiddleware, TrustedProxyMiddleware
+from app.core.runtime import settle_gc
+from app.uploads.storage import get_storage
 
 logger = logging.getLogger("quill.main")
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Sync endpoints and dependencies run on anyio's default thread limiter; it must match
-        # the connection pool (app.database), not whatever anyio's default happens to be.
+        # the connection pool (app.core.database), not whatever anyio's default happens to be.
         to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
         settle_gc()
         await to_thread.run_sync(sweep_temporaries)

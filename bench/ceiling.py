@@ -18,10 +18,10 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app.database import THREADPOOL_SIZE, engine, for_requests
-from app.pagination import count_query
-from app.runtime import settle_gc
-from app.services.posts import AUTHOR_PREFIX, published_query
+from app.core.database import THREADPOOL_SIZE, engine, for_requests
+from app.core.pagination import count_query
+from app.core.runtime import settle_gc
+from app.posts.service import AUTHOR_PREFIX, published_query
 
 
 @asynccontextmanager

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     # The server gets one core, wrk another; on a single core nothing is pinned.
     server_cpu, client_cpu = (str(cpus[0]), str(cpus[1])) if len(cpus) >= 2 else (None, None)
 
-    from app.security import hash_password
+    from app.core.security import hash_password
 
     found: list[checks.Check] = []
     with tempfile.TemporaryDirectory(prefix="quill-bench-") as tmp:

@@ -18,7 +18,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import URL, make_url
 
-from app.models import Post, User
+from app.posts.models import Post
+from app.users.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 1_000

@@ -30,10 +30,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from app.__main__ import alembic_config  # noqa: E402
-from app.config import Settings, get_settings  # noqa: E402
-from app.database import engine as app_engine  # noqa: E402
-from app.database import get_db  # noqa: E402
+from app.cli import alembic_config  # noqa: E402
+from app.core.config import Settings, get_settings  # noqa: E402
+from app.core.database import engine as app_engine  # noqa: E402
+from app.core.database import get_db  # noqa: E402
 from app.main import create_app  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def settings() -> Settings:
 @pytest.fixture(autouse=True)
 def _own_upload_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Each test gets an empty upload folder: its rows are rolled back, so its files must go too."""
-    from app.storage import get_storage
+    from app.uploads.storage import get_storage
 
     monkeypatch.setattr(settings, "upload_dir", tmp_path / "uploads")
     get_storage.cache_clear()
@@ -103,7 +103,7 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(scope="session")
 def password_hash() -> str:
-    from app.security import hash_password
+    from app.core.security import hash_password
 
     return hash_password(PASSWORD)
 
@@ -111,7 +111,7 @@ def password_hash() -> str:
 @pytest.fixture
 def make_user(db: Session, password_hash: str):
     """Insert a user directly (one argon2 hash for the whole run keeps the suite fast)."""
-    from app.models import User
+    from app.users.models import User
 
     counter = iter(range(1, 1_000_000))
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.models import LoginAttempt
-from app.security import create_token
+from app.auth.models import LoginAttempt
+from app.core.security import create_token
 from tests.conftest import PASSWORD, bearer, login
 from tests.test_auth import mails_to
 
@@ -98,7 +98,7 @@ def test_reset_rejects_expired_and_foreign_tokens(client: TestClient, make_user)
         )
         assert response.status_code == 400, token
     # Tokens we issue live 30 minutes.
-    from app.security import RESET_TOKEN_MINUTES, decode_token
+    from app.core.security import RESET_TOKEN_MINUTES, decode_token
 
     assert RESET_TOKEN_MINUTES == 30
     claims = decode_token(long_lived, "reset")

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import security
-from app.models import User
-from app.security import create_token
+from app.core import security
+from app.core.security import create_token
+from app.users.models import User
 from tests.conftest import PASSWORD, bearer, login
 
 

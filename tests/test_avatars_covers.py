@@ -5,9 +5,9 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import __main__ as cli
-from app.models import Upload
-from app.storage import get_storage
+from app import cli as cli
+from app.uploads.models import Upload
+from app.uploads.storage import get_storage
 from tests.conftest import bearer, login
 from tests.test_uploads_api import image_bytes, stored, temporaries
 from tests.test_users import _Borrowed
@@ -125,7 +125,7 @@ def test_storage_check_reports_and_fixes(
 ) -> None:
     client, _user, headers = user_client
     store = get_storage().root
-    monkeypatch.setattr("app.database.SessionLocal", lambda: _Borrowed(db))
+    monkeypatch.setattr("app.core.database.SessionLocal", lambda: _Borrowed(db))
     kept = client.post(
         "/uploads/image",
         headers=headers,

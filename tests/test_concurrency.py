@@ -7,14 +7,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
+from app.auth.models import LoginAttempt, LoginThrottle, RefreshToken
 from app.main import create_app
-from app.models import LoginAttempt, LoginThrottle, RefreshToken, User
+from app.users.models import User
 from tests.conftest import PASSWORD
 
 
 @pytest.fixture
 def committed_user(engine_ready, password_hash: str):
-    from app.database import SessionLocal
+    from app.core.database import SessionLocal
 
     email = "concurrent@example.com"
     with SessionLocal() as session:

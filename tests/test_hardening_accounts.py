@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from fastapi.testclient import TestClient
 
-from app.__main__ import main as cli
+from app.cli import main as cli
 from tests.conftest import PASSWORD, bearer, login
 from tests.test_accounts import token_from_mail
 from tests.test_auth import mails_to

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.database import get_db, make_engine
+from app.core.database import get_db, make_engine
 
 TIMEOUT = 1
 # libpq and psycopg never wait less than 2 s to connect, whatever connect_timeout says.

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import delete, select
 
-from app.database import SessionLocal
-from app.models import Post, Upload, User
-from app.services import posts
-from app.storage import get_storage, new_name
+from app.core.database import SessionLocal
+from app.posts import service as posts
+from app.posts.models import Post
+from app.uploads.models import Upload
+from app.uploads.storage import get_storage, new_name
+from app.users.models import User
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Settings
-from app.database import get_db
+from app.auth.models import LoginAttempt
+from app.core.config import Settings
+from app.core.database import get_db
 from app.main import create_app
-from app.models import LoginAttempt
 
 ROOT = Path(__file__).resolve().parent.parent
 

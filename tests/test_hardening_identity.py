@@ -7,7 +7,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import ApiKey, Upload, User
+from app.auth.models import ApiKey
+from app.uploads.models import Upload
+from app.users.models import User
 from tests.conftest import PASSWORD, bearer, login
 from tests.test_accounts import token_from_mail
 from tests.test_auth import mails_to

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from alembic import command
 from sqlalchemy import Engine, text
 
-from app.__main__ import alembic_config
+from app.cli import alembic_config
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 ROWS = {

@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from app.models import LoginAttempt
-from app.services.lockout import CHECK_DEADLINE
+from app.auth.lockout import CHECK_DEADLINE
+from app.auth.models import LoginAttempt
 from tests.conftest import PASSWORD
 
 MAX_FAILURES = 5

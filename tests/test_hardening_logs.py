@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.dependencies import SessionDep
-from app.logs import escape, log_login_attempt
-from app.models import User
+from app.api.deps import SessionDep
+from app.core.logs import escape, log_login_attempt
+from app.users.models import User
 
 LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] ")
 FORGED = "[2026-01-01 00:00:00] POST /auth/login 200 1ms"

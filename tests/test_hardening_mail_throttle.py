@@ -10,10 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.auth.mail_throttle import address_digest
+from app.auth.models import MailSlot
+from app.core.config import Settings
 from app.main import create_app
-from app.models import MailSlot, User
-from app.services.mail_throttle import address_digest
+from app.users.models import User
 from tests.conftest import bearer, login
 from tests.test_auth import mails_to
 
@@ -52,7 +53,7 @@ def test_verify_request_is_429_past_the_limit(
 @pytest.fixture
 def committed_user(engine, password_hash: str):
     """A user committed for real: concurrent requests need their own sessions."""
-    from app.database import SessionLocal
+    from app.core.database import SessionLocal
 
     email = "flood-target@example.com"
     with SessionLocal() as session:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, text
 from sqlalchemy.orm import Session
 
-from app.database import get_db, make_engine
-from app.routers.health import schema_head
+from app.api.routes.health import schema_head
+from app.core.database import get_db, make_engine
 
 
 def _assert_not_ready(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ from jose import jwt
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.security import ALGORITHM
+from app.core.security import ALGORITHM
 from tests.conftest import PASSWORD, bearer, login
 
 

@@ -14,12 +14,13 @@ from PIL import ImageFile
 from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
-from app import media
-from app.database import SessionLocal
-from app.database import engine as app_engine
+from app.core.database import SessionLocal
+from app.core.database import engine as app_engine
 from app.main import create_app
-from app.models import Upload, User
-from app.storage import get_storage
+from app.uploads import media
+from app.uploads.models import Upload
+from app.uploads.storage import get_storage
+from app.users.models import User
 from bench.decode import rgba_png
 from tests.conftest import PASSWORD, bearer, login
 from tests.test_hardening_uploads import rows_of
@@ -104,7 +105,7 @@ def test_decode_concurrency_defaults_to_the_cores(
 
 
 def test_decode_concurrency_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.config import Settings
+    from app.core.config import Settings
 
     monkeypatch.setenv("IMAGE_DECODE_CONCURRENCY", "3")
     monkeypatch.setenv("UPLOAD_QUOTA_BYTES", "12345")

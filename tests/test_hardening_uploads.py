@@ -13,10 +13,13 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.models import Post, Upload, User
-from app.schemas import PostCreate
-from app.services import posts, users
-from app.storage import get_storage
+from app.posts import service as posts
+from app.posts.models import Post
+from app.posts.schemas import PostCreate
+from app.uploads.models import Upload
+from app.uploads.storage import get_storage
+from app.users import service as users
+from app.users.models import User
 from tests.test_uploads_api import image_bytes, stored, temporaries
 
 THREE_IMAGES = [("files", (f"{i}.png", image_bytes("PNG", (300, 200)), "image/png")) for i in "abc"]

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from app import security
-from app.database import BEGIN_AT_FIRST_WRITE, SessionLocal, for_requests, locking, make_engine
-from app.models import User
-from app.services import auth as auth_service
+from app.auth import service as auth_service
+from app.core import security
+from app.core.database import BEGIN_AT_FIRST_WRITE, SessionLocal, for_requests, locking, make_engine
+from app.users.models import User
 from tests.conftest import login
 
 

@@ -14,8 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from app.config import Settings
-from app.mail import (
+from app.core.config import Settings
+from app.core.mail import (
     frontend_link,
     password_reset_message,
     send_mail,
@@ -159,7 +159,7 @@ def test_file_backend_same_instant_still_two_files(
             return cls.fromtimestamp(frozen.timestamp(), tz)
 
     # Two workers can hit the same timestamp; neither message may overwrite the other.
-    monkeypatch.setattr("app.mail.datetime", FrozenDatetime)
+    monkeypatch.setattr("app.core.mail.datetime", FrozenDatetime)
     settings = Settings(_env_file=None, mail_backend="file", mail_dir=tmp_path)
     send_mail("a@example.com", "first", "one", settings)
     send_mail("b@example.com", "second", "two", settings)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.errors import ERROR_TABLE
-from app.media import AVATAR_FIT, COVER_FIT, detect, process_image
-from app.upload_errors import ImageTooLargeError, UnsupportedMediaTypeError
+from app.core.errors import ERROR_TABLE
+from app.uploads.errors import ImageTooLargeError, UnsupportedMediaTypeError
+from app.uploads.media import AVATAR_FIT, COVER_FIT, detect, process_image
 
 MINIMAL_PDF = (
     b"%PDF-1.4\n"

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Post
+from app.posts.models import Post
 from tests.conftest import bearer, login
 
 

@@ -4,9 +4,11 @@ would."""
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import Post, User
-from app.schemas import PostPublic, UserPublic
-from app.services.posts import AUTHOR_COLUMNS, AUTHOR_PREFIX, FILE_URL_COLUMNS, POST_COLUMNS
+from app.posts.models import Post
+from app.posts.schemas import PostPublic
+from app.posts.service import AUTHOR_COLUMNS, AUTHOR_PREFIX, FILE_URL_COLUMNS, POST_COLUMNS
+from app.users.models import User
+from app.users.schemas import UserPublic
 
 
 def test_list_items_match_the_single_post(client: TestClient, make_user, db: Session) -> None:

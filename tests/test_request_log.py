@@ -4,7 +4,7 @@ import re
 import time
 from pathlib import Path
 
-from app.logs import RequestLog
+from app.core.logs import RequestLog
 
 LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] (GET|POST) /\S* \d{3} \d+ms$")
 

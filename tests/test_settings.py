@@ -8,7 +8,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings, describe
+from app.core.config import Settings, describe
 
 STRONG = "kR7vQ2xN9pL4mW8sT1yB6cF3hJ5dG0aZ"
 
@@ -155,7 +155,7 @@ def test_development_key_agreed_by_workers_starting_at_once(tmp_path) -> None:
             [
                 sys.executable,
                 "-c",
-                "from app.config import get_settings as s; print(s().secret_key)",
+                "from app.core.config import get_settings as s; print(s().secret_key)",
             ],
             env=env,
             cwd=tmp_path,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import ERROR_TABLE, NotFoundError
-from app.storage import LocalStorage, Storage, StoredFileNotFoundError, new_name, safe_name
+from app.core.errors import ERROR_TABLE, NotFoundError
+from app.uploads.storage import LocalStorage, Storage, StoredFileNotFoundError, new_name, safe_name
 
 
 @pytest.fixture

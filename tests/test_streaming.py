@@ -15,16 +15,16 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import errors
-from app.storage import LocalStorage
-from app.streaming import ParsedForm, read_multipart
-from app.upload_errors import (
+from app.core import errors
+from app.uploads.errors import (
     FileTooLargeError,
     FormFieldError,
     MalformedMultipartError,
     NoFileError,
     TooManyFilesError,
 )
+from app.uploads.multipart import ParsedForm, read_multipart
+from app.uploads.storage import LocalStorage
 
 MIB = 1024 * 1024
 CHUNK = 64 * 1024

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from starlette.requests import ClientDisconnect, Request
 
-from app.storage import LocalStorage
-from app.streaming import ParsedForm, read_multipart
-from app.upload_errors import FileTooLargeError, MalformedMultipartError
+from app.uploads.errors import FileTooLargeError, MalformedMultipartError
+from app.uploads.multipart import ParsedForm, read_multipart
+from app.uploads.storage import LocalStorage
 
 MIB = 1024 * 1024
 CHUNK = 64 * 1024

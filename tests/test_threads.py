@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app import dependencies
-from app.database import THREADPOOL_SIZE, engine, get_db, make_engine, read_in_thread
+from app.api import deps as dependencies
+from app.core.database import THREADPOOL_SIZE, engine, get_db, make_engine, read_in_thread
+from app.core.runtime import GC_YOUNG_THRESHOLD, settle_gc
 from app.main import create_app
-from app.models import User
-from app.runtime import GC_YOUNG_THRESHOLD, settle_gc
+from app.users.models import User
 from tests.conftest import bearer, login
 
 

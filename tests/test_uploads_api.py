@@ -9,7 +9,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Upload
+from app.uploads.models import Upload
 from tests.conftest import bearer, login
 from tests.test_media import HTML, png_bomb, secret_exif
 
@@ -26,7 +26,7 @@ def image_bytes(fmt: str, size: tuple[int, int] = (64, 48), **kw) -> bytes:
 @pytest.fixture
 def store() -> Path:
     """This test's upload folder (see conftest), created as the app would create it."""
-    from app.storage import get_storage
+    from app.uploads.storage import get_storage
 
     return get_storage().root
 
@@ -283,7 +283,7 @@ def test_no_transaction_is_held_while_the_body_streams(
     user_client, db: Session, monkeypatch
 ) -> None:
     """A slow client must not keep a transaction (on SQLite: the write lock) open."""
-    from app import upload_forms
+    from app.uploads import forms as upload_forms
 
     client, _user, headers = user_client
     seen: list[bool] = []

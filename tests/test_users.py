@@ -9,12 +9,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import __main__ as cli
-from app.database import SessionLocal
-from app.errors import EmailTakenError
-from app.models import ApiKey, LoginAttempt, RefreshToken, User
-from app.schemas import UserCreate
-from app.services import users
+from app import cli as cli
+from app.auth.models import ApiKey, LoginAttempt, RefreshToken
+from app.core.database import SessionLocal
+from app.users import service as users
+from app.users.errors import EmailTakenError
+from app.users.models import User
+from app.users.schemas import UserCreate
 from tests.conftest import PASSWORD, bearer, login
 
 
@@ -143,7 +144,7 @@ def test_admin_delete_user(client: TestClient, make_user, db: Session) -> None:
 
 
 def test_create_admin_command_creates_and_promotes(db: Session, monkeypatch, make_user) -> None:
-    monkeypatch.setattr("app.database.SessionLocal", lambda: _Borrowed(db))
+    monkeypatch.setattr("app.core.database.SessionLocal", lambda: _Borrowed(db))
     monkeypatch.setattr("sys.stdin", io.StringIO("admin-password-1\n"))
     assert cli.main(["create-admin", "--email", "Boss@Example.com", "--password-stdin"]) == 0
     boss = db.scalar(select(User).where(User.email == "boss@example.com"))

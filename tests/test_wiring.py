@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
-from app.database import get_db
-from app.errors import ConflictError
+from app.core.config import get_settings
+from app.core.database import get_db
+from app.core.errors import ConflictError
+from app.core.middleware import _vary_origin
+from app.core.schemas import StrictBody
 from app.main import create_app
-from app.middleware import _vary_origin
-from app.schemas import StrictBody
 
 
 class Echo(StrictBody):

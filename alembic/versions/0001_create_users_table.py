@@ -16,7 +16,7 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Timezone-aware on PostgreSQL, microsecond DATETIME on MySQL (see app.models.UTCDateTime).
+# Timezone-aware on PostgreSQL, microsecond DATETIME on MySQL (see app.core.models.UTCDateTime).
 UTC_DATETIME = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 

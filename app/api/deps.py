@@ -1,0 +1,117 @@
+"""Dependencies shared by the routers, as `Annotated` aliases: the session, the caller, paging.
+
+The ones that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a worker
+thread, and each such hop costs more than what these do.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Response
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.auth import api_keys
+from app.auth import service as auth
+from app.auth.errors import AdminRequiredError, ApiKeyNotAllowedError
+from app.core.database import get_db
+from app.core.errors import NotAuthenticatedError
+from app.core.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
+from app.posts import service as posts
+from app.posts.models import Post
+from app.uploads.storage import Storage, get_storage
+from app.users.models import User
+
+SessionDep = Annotated[Session, Depends(get_db)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+
+# Ids are 32-bit integers on every backend; a larger one could only ever be a 404, and PostgreSQL
+# would reject it with an error rather than find nothing.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+# auto_error=False: a missing credential is our NotAuthenticatedError (envelope, 401), and either
+# scheme may be the one present. Both appear in /docs' Authorize dialog.
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+async def get_optional_user(
+    session: SessionDep,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> User | None:
+    # Only a credential needs the database (a worker thread); an anonymous caller needs nothing.
+    if token:
+        return await run_in_threadpool(auth.user_from_access_token, session, token)
+    if api_key:
+        return await run_in_threadpool(api_keys.user_for_key, session, api_key)
+    return None
+
+
+async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    if user is None:
+        raise NotAuthenticatedError()
+    return user
+
+
+async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> User:
+    if not user.is_admin:
+        raise AdminRequiredError()
+    return user
+
+
+async def get_bearer_user(
+    user: Annotated[User, Depends(get_current_user)],
+    token: Annotated[str | None, Depends(bearer_scheme)],
+) -> User:
+    """The caller, signed in with a bearer token: API keys cannot manage credentials.
+
+    get_optional_user prefers the bearer token when both are sent, so a caller here without one
+    came in with an API key.
+    """
+    if not token:
+        raise ApiKeyNotAllowedError()
+    return user
+
+
+async def _no_store(response: Response) -> None:
+    # Answers carrying credentials (token pairs, a new API key) must not sit in any cache.
+    response.headers["Cache-Control"] = "no-store"
+
+
+NO_STORE = Depends(_no_store)
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+BearerUser = Annotated[User, Depends(get_bearer_user)]
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+async def get_page_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    per_page: Annotated[
+        int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page (1..100)")
+    ] = DEFAULT_PER_PAGE,
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page)
+
+
+PageDep = Annotated[PageParams, Depends(get_page_params)]
+
+
+def get_changeable_post(post_id: IdPath, user: CurrentUser, session: SessionDep) -> Post:
+    """Load a post and check the caller may change it, once, for every route that changes one."""
+    return posts.get_for_change(session, post_id, user)
+
+
+ChangeablePost = Annotated[Post, Depends(get_changeable_post)]
+
+
+def get_authored_post(post_id: IdPath, user: CurrentUser, session: SessionDep) -> Post:
+    """Like ChangeablePost, but for the author only (a cover is the author's choice)."""
+    return posts.get_for_change(session, post_id, user, admin_ok=False)
+
+
+AuthoredPost = Annotated[Post, Depends(get_authored_post)]

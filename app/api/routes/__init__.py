@@ -1,0 +1,2 @@
+"""One router per resource: each parses, authorises through app.api.deps, calls a service and
+shapes the answer."""

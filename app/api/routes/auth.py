@@ -1,0 +1,241 @@
+"""/auth: register, login (JSON and OAuth2 form), refresh, logout, password reset, verification."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import StringConstraints
+
+from app.api.deps import NO_STORE, CurrentUser, SessionDep
+from app.auth import links as account_links
+from app.auth import mail_throttle
+from app.auth import service as auth
+from app.auth.errors import MailThrottledError, TooManyLoginAttemptsError
+from app.auth.schemas import (
+    EmailRequest,
+    LoginRequest,
+    LoginResponse,
+    OAuth2Token,
+    RefreshRequest,
+    ResetPasswordRequest,
+    TokenPair,
+    TokenRequest,
+)
+from app.core import mail
+from app.core.config import get_settings
+from app.core.errors import DomainError, documented
+from app.core.logs import log_login_attempt
+from app.core.schemas import Accepted
+from app.core.text import GivenPassword, LoginEmail, single_line_text
+from app.users import service as users
+from app.users.models import User
+from app.users.schemas import UserCreate, UserPrivate
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class PasswordForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form with the text rules of the JSON login: a username that is no
+    possible address (too long, control characters) is a 422 before it reaches the database."""
+
+    def __init__(
+        self,
+        *,
+        grant_type: Annotated[str | None, Form(), StringConstraints(pattern="^password$")] = None,
+        username: Annotated[LoginEmail, Form()],
+        password: Annotated[GivenPassword, Form(json_schema_extra={"format": "password"})],
+        scope: Annotated[single_line_text(1024), Form()] = "",
+        client_id: Annotated[single_line_text(255) | None, Form()] = None,
+        client_secret: Annotated[
+            single_line_text(255) | None, Form(json_schema_extra={"format": "password"})
+        ] = None,
+    ):
+        super().__init__(
+            grant_type=grant_type,
+            username=username,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+
+
+def _send_welcome(background: BackgroundTasks, user: User) -> None:
+    subject, body = mail.welcome_message(user.name)
+    background.add_task(mail.send_mail, user.email, subject, body)
+
+
+def _login(
+    session: SessionDep, background: BackgroundTasks, request: Request, email: str, password: str
+) -> User:
+    ip = request.client.host if request.client else None
+    log_file = get_settings().login_log_file
+    try:
+        user = auth.authenticate(session, email, password, ip)
+    except DomainError as exc:
+        outcome = "LOCKED" if isinstance(exc, TooManyLoginAttemptsError) else "FAILED"
+        background.add_task(log_login_attempt, log_file, outcome, email.lower(), ip)
+        exc.background = background
+        raise
+    background.add_task(log_login_attempt, log_file, "SUCCESS", user.email, ip)
+    return user
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPrivate,
+    responses=documented(409),
+    summary="Create an account",
+    description="A welcome email is sent in the background. `409 EMAIL_TAKEN` if registered.",
+)
+def register(body: UserCreate, session: SessionDep, background: BackgroundTasks) -> User:
+    user = users.create_user(session, body)
+    _send_welcome(background, user)
+    return user
+
+
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses=documented(401, 429),
+    dependencies=[NO_STORE],
+    summary="Log in with email and password",
+    description=(
+        "`401 INVALID_CREDENTIALS` for an unknown email and a wrong password alike. After "
+        "`LOGIN_MAX_FAILURES` failures within `LOGIN_LOCKOUT_MINUTES`, `429` with `Retry-After`."
+    ),
+)
+def login(
+    body: LoginRequest, session: SessionDep, background: BackgroundTasks, request: Request
+) -> LoginResponse:
+    user = _login(session, background, request, body.email, body.password)
+    tokens = auth.issue_tokens(session, user)
+    return LoginResponse(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        user=UserPrivate.model_validate(user),
+    )
+
+
+@router.post(
+    "/token",
+    response_model=OAuth2Token,
+    responses=documented(401, 422, 429),
+    dependencies=[NO_STORE],
+    summary="OAuth2 password flow (the /docs Authorize button)",
+    description="Form fields `username` (the email) and `password`. Answers an access token only.",
+)
+def token(
+    form: Annotated[PasswordForm, Depends()],
+    session: SessionDep,
+    background: BackgroundTasks,
+    request: Request,
+) -> OAuth2Token:
+    user = _login(session, background, request, form.username, form.password)
+    return OAuth2Token(access_token=auth.access_token_only(session, user))
+
+
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses=documented(401),
+    dependencies=[NO_STORE],
+    summary="Trade a refresh token for a new pair",
+    description=(
+        "The refresh token used here stops working. Presenting an already used one revokes "
+        "every token of its family (`401 INVALID_TOKEN`)."
+    ),
+)
+def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
+    tokens = auth.rotate(session, body.refresh_token)
+    return TokenPair(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End the session of a refresh token",
+    description="Always 204: an unknown or already-ended token leaves nothing to end. The "
+    "session's access tokens stop working at once.",
+)
+def logout(body: RefreshRequest, session: SessionDep) -> Response:
+    auth.logout(session, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    summary="Mail a password reset link",
+    description="202 whether or not the email is registered, so it reveals nothing.",
+)
+def forgot_password(
+    body: EmailRequest, session: SessionDep, background: BackgroundTasks
+) -> Accepted:
+    found = account_links.reset_token_for(session, body.email)
+    # Past the address's hourly allowance the answer stays the same: it must not tell whether
+    # the address is registered, and a flood of requests mails nothing more.
+    if found is not None and mail_throttle.reserve(session, body.email) is None:
+        user, reset_token = found
+        link = mail.frontend_link("/reset-password", reset_token, get_settings())
+        subject, text = mail.password_reset_message(user.name, link)
+        background.add_task(mail.send_mail, user.email, subject, text)
+    return Accepted(message="If the email is registered, a reset link is on its way")
+
+
+@router.post(
+    "/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(400),
+    summary="Set a new password with a reset token",
+    description=(
+        "The token is single-use, expires in 30 minutes and is good for nothing else. Every "
+        "session of the user ends at once and every API key is revoked. "
+        "`400 INVALID_OR_EXPIRED_TOKEN` otherwise."
+    ),
+)
+def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
+    account_links.reset_password(session, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/verify-email/request",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=documented(401, 429),
+    summary="Mail a verification link to your address",
+    description="At most `MAIL_PER_ADDRESS_PER_HOUR` mails an hour to one address; then "
+    "`429 MAIL_THROTTLED` with `Retry-After`.",
+)
+def request_verification(
+    user: CurrentUser, session: SessionDep, background: BackgroundTasks
+) -> Accepted:
+    retry_after = mail_throttle.reserve(session, user.email)
+    if retry_after is not None:
+        raise MailThrottledError(retry_after)
+    link = mail.frontend_link(
+        "/verify-email", account_links.verification_token_for(user), get_settings()
+    )
+    subject, text = mail.verification_message(user.name, link)
+    background.add_task(mail.send_mail, user.email, subject, text)
+    return Accepted(message="A verification link is on its way")
+
+
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(400),
+    summary="Confirm an email address with its token",
+    description="The token is void once the account's email changes.",
+)
+def verify_email(body: TokenRequest, session: SessionDep) -> Response:
+    account_links.verify_email(session, body.token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,53 @@
+"""/files/{name}: stored files, served so a browser can never run them."""
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from app.api.deps import StorageDep
+from app.core.errors import NotFoundError, documented
+
+router = APIRouter(tags=["files"])
+
+MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".pdf": "application/pdf",
+}
+# Stored names are random and never reused, so a response may be cached for good; the CSP and
+# sandbox keep even a hostile file from running script if someone opens it directly.
+FILE_HEADERS = {
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+# HEAD answers as GET does, without the body; it is left out of the schema as a duplicate.
+@router.head("/files/{name}", include_in_schema=False)
+@router.get(
+    "/files/{name}",
+    response_class=FileResponse,
+    responses={
+        **documented(404, 416),
+        200: {"description": "The stored bytes"},
+        206: {"description": "The requested range"},
+    },
+    summary="A stored file",
+    description="Served with its stored type, a long immutable cache, ETag and Range support. "
+    "PDFs download as attachments. Unknown names and path tricks answer 404.",
+)
+def get_file(name: str, storage: StorageDep) -> FileResponse:
+    path = storage.path(name)  # StoredFileNotFoundError (404) for unsafe or unknown names
+    media_type = MEDIA_TYPES.get(path.suffix)
+    if media_type is None:
+        raise NotFoundError("File not found")
+    is_pdf = path.suffix == ".pdf"
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers=FILE_HEADERS,
+        filename=name if is_pdf else None,
+        content_disposition_type="attachment" if is_pdf else "inline",
+    )

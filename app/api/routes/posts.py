@@ -1,0 +1,134 @@
+"""/posts: create, list (published, or your own), read, change, delete."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import (
+    MAX_ID,
+    AuthoredPost,
+    ChangeablePost,
+    CurrentUser,
+    IdPath,
+    OptionalUser,
+    PageDep,
+    SessionDep,
+    StorageDep,
+)
+from app.core.database import read_in_thread
+from app.core.errors import documented
+from app.core.schemas import Page
+from app.core.text import single_line_text
+from app.posts import service as posts
+from app.posts.models import Post
+from app.posts.schemas import PostCreate, PostPublic, PostUpdate, PostWithAuthor
+from app.uploads import service as uploads
+from app.uploads.forms import UploadForm
+from app.uploads.media import COVER_FIT
+
+COVER_FORM = UploadForm("file")
+
+router = APIRouter(prefix="/posts", tags=["posts"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostPublic,
+    responses=documented(401),
+    summary="Write a post (a draft unless `published` is true)",
+)
+def create_post(body: PostCreate, user: CurrentUser, session: SessionDep) -> Post:
+    return posts.create_post(session, user, body)
+
+
+@router.get(
+    "",
+    response_model=Page[PostWithAuthor],
+    summary="Published posts, newest first",
+    description="`q` matches title or content, case-insensitively, as a literal substring.",
+)
+async def list_posts(
+    session: SessionDep,
+    page: PageDep,
+    author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    q: Annotated[single_line_text(200) | None, Query()] = None,
+) -> Page[PostWithAuthor]:
+    return await read_in_thread(
+        session, posts.list_published, session, page, author_id=author_id, q=q
+    )
+
+
+@router.get(
+    "/my",
+    response_model=Page[PostPublic],
+    responses=documented(401),
+    summary="Your posts, drafts included, newest first",
+)
+def list_my_posts(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    published: bool | None = None,
+) -> Page[PostPublic]:
+    return posts.list_own(session, user, page, published=published)
+
+
+@router.get(
+    "/{post_id}",
+    response_model=PostWithAuthor,
+    responses=documented(401, 404),
+    summary="A post with its author",
+    description="A draft is visible to its author only; anyone else gets 404.",
+)
+async def read_post(post_id: IdPath, viewer: OptionalUser, session: SessionDep) -> Post:
+    return await read_in_thread(session, posts.get_visible, session, post_id, viewer)
+
+
+@router.patch(
+    "/{post_id}",
+    response_model=PostPublic,
+    responses=documented(401, 403, 404),
+    summary="Change a post (author, or admin on a published post)",
+    description="Someone else's draft is 404, admins included; another user's published post "
+    "is 403.",
+)
+def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> Post:
+    return posts.update_post(session, post, body)
+
+
+@router.delete(
+    "/{post_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(401, 403, 404),
+    summary="Delete a post (author, or admin on a published post)",
+    description="Someone else's draft is 404, admins included; another user's published post "
+    "is 403. Its cover file goes with it.",
+)
+def delete_post(post: ChangeablePost, session: SessionDep, storage: StorageDep) -> Response:
+    posts.delete_post(session, storage, post)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch(
+    "/{post_id}/cover",
+    response_model=PostPublic,
+    responses=documented(401, 403, 404, 413, 415, 422),
+    summary="Set a post's cover image (author only; multipart `file`)",
+    description="Re-encoded without metadata and scaled to fit 1920×1920. The old cover's file is "
+    "removed.",
+    **COVER_FORM.route_options(),
+)
+async def set_cover(
+    request: Request,
+    post: AuthoredPost,
+    user: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+) -> Post:
+    form = await COVER_FORM.read(request, storage, session)
+    with form:
+        return await run_in_threadpool(
+            uploads.set_cover, session, storage, post, user, form, COVER_FIT
+        )

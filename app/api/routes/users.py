@@ -1,0 +1,186 @@
+"""/users: your own profile, password and API keys; other users' public profiles; admin delete."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import (
+    NO_STORE,
+    AdminUser,
+    BearerUser,
+    CurrentUser,
+    IdPath,
+    PageDep,
+    SessionDep,
+    StorageDep,
+    bearer_scheme,
+)
+from app.auth import api_keys
+from app.auth import links as account_links
+from app.auth.errors import ApiKeyNotAllowedError
+from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from app.core import mail
+from app.core.config import get_settings
+from app.core.errors import documented
+from app.core.schemas import Page
+from app.uploads import service as uploads
+from app.uploads.forms import UploadForm
+from app.uploads.media import AVATAR_FIT
+from app.users import service as users
+from app.users.models import User
+from app.users.schemas import PasswordChange, UserPrivate, UserPublic, UserUpdate
+
+AVATAR_FORM = UploadForm("file")
+
+router = APIRouter(prefix="/users", tags=["users"], responses=documented(401))
+
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+@router.get("/me", response_model=UserPrivate, summary="Your own profile")
+async def read_me(user: CurrentUser) -> User:
+    # async: nothing left to do that blocks, so no worker thread (the caller came loaded).
+    return user
+
+
+@router.patch(
+    "/me",
+    response_model=UserPrivate,
+    responses=documented(400, 403, 409, 422),
+    summary="Change your name, bio or email",
+    description=(
+        "Changing `email` needs a bearer token (`403 API_KEY_NOT_ALLOWED` for an API key) and "
+        "`current_password` (`403 REAUTH_REQUIRED` without it, `400 INVALID_CURRENT_PASSWORD` "
+        "if wrong). It resets `email_verified`, mails a notice to the old address and a "
+        "verification link to the new one; `409 EMAIL_TAKEN` if another account has it."
+    ),
+)
+def update_me(
+    body: UserUpdate,
+    user: CurrentUser,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    session: SessionDep,
+    background: BackgroundTasks,
+) -> User:
+    # get_optional_user prefers a bearer token, so a caller without one came with an API key.
+    if body.email is not None and body.email != user.email and not token:
+        raise ApiKeyNotAllowedError()
+    old_email = users.update_profile(session, user, body)
+    if old_email is not None:
+        settings = get_settings()
+        subject, text = mail.email_changed_message(user.name, user.email)
+        background.add_task(mail.send_mail, old_email, subject, text)
+        link = mail.frontend_link(
+            "/verify-email", account_links.verification_token_for(user), settings
+        )
+        subject, text = mail.verification_message(user.name, link)
+        background.add_task(mail.send_mail, user.email, subject, text)
+    return user
+
+
+@router.patch(
+    "/me/password",
+    status_code=NO_CONTENT,
+    responses=documented(400, 403),
+    summary="Change your password",
+    description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`) and a bearer token "
+    "(`403 API_KEY_NOT_ALLOWED` for an API key). Rotating the password rotates every credential: "
+    "every session ends at once (log in again) and every API key is revoked.",
+)
+def change_password(body: PasswordChange, user: BearerUser, session: SessionDep) -> Response:
+    users.change_password(session, user, body.current_password, body.new_password)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.delete(
+    "/me",
+    status_code=NO_CONTENT,
+    responses=documented(403),
+    summary="Delete your account",
+    description="Your posts, API keys, tokens and files go with it.",
+)
+def delete_me(user: BearerUser, session: SessionDep, storage: StorageDep) -> Response:
+    users.delete_user(session, storage, user)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.post(
+    "/me/avatar",
+    response_model=UserPrivate,
+    responses=documented(413, 415, 422),
+    summary="Set your avatar (multipart `file`, an image)",
+    description="Re-encoded without metadata and scaled to fit 512×512. The old avatar's file is "
+    "removed.",
+    **AVATAR_FORM.route_options(),
+)
+async def set_avatar(
+    request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
+) -> User:
+    form = await AVATAR_FORM.read(request, storage, session)
+    with form:
+        return await run_in_threadpool(uploads.set_avatar, session, storage, user, form, AVATAR_FIT)
+
+
+@router.delete("/me/avatar", status_code=NO_CONTENT, summary="Remove your avatar")
+def remove_avatar(user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
+    uploads.remove_avatar(session, storage, user)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/me/api-keys", response_model=Page[ApiKeyPublic], summary="Your API keys")
+def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ApiKeyPublic]:
+    return api_keys.list_keys(session, user, page)
+
+
+@router.post(
+    "/me/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=documented(403),
+    dependencies=[NO_STORE],
+    summary="Create an API key",
+    description="The answer carries `key` once; send it as `X-API-Key`. Needs a bearer token "
+    "(`403 API_KEY_NOT_ALLOWED` for an API key). A password change or reset revokes every key.",
+)
+def create_api_key(body: ApiKeyCreate, user: BearerUser, session: SessionDep) -> ApiKeyCreated:
+    return api_keys.create_key(session, user, body.name)
+
+
+@router.delete(
+    "/me/api-keys/{key_id}",
+    status_code=NO_CONTENT,
+    responses=documented(403, 404),
+    summary="Revoke an API key",
+)
+def revoke_api_key(key_id: IdPath, user: BearerUser, session: SessionDep) -> Response:
+    api_keys.revoke_key(session, user, key_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("", response_model=Page[UserPublic], summary="List users (public profiles)")
+def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[UserPublic]:
+    return users.list_users(session, page)
+
+
+@router.get(
+    "/{user_id}",
+    response_model=UserPublic,
+    responses=documented(404),
+    summary="A user's public profile",
+)
+def read_user(user_id: IdPath, _user: CurrentUser, session: SessionDep) -> User:
+    return users.get_user(session, user_id)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=NO_CONTENT,
+    responses=documented(403, 404),
+    summary="Delete a user (admins)",
+)
+def delete_user(
+    user_id: IdPath, _admin: AdminUser, session: SessionDep, storage: StorageDep
+) -> Response:
+    users.delete_user(session, storage, users.get_user(session, user_id))
+    return Response(status_code=NO_CONTENT)

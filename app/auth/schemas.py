@@ -1,0 +1,79 @@
+"""Login, token and API key shapes."""
+
+from datetime import datetime
+
+from pydantic import (
+    BaseModel,
+    Field,
+)
+
+from app.core.schemas import ORMModel, StrictBody
+from app.core.text import (
+    GivenPassword,
+    Password,
+    single_line_text,
+)
+from app.users.schemas import Email, Name, UserPrivate
+
+# Refresh, reset and verification tokens: opaque one-line strings.
+TokenText = single_line_text(2048, min_length=1)
+
+
+# --- auth ----------------------------------------------------------------------------------------
+
+
+class LoginRequest(StrictBody):
+    email: Email
+    password: GivenPassword
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class LoginResponse(TokenPair):
+    user: UserPrivate
+
+
+class OAuth2Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+
+
+class RefreshRequest(StrictBody):
+    refresh_token: TokenText
+
+
+class EmailRequest(StrictBody):
+    email: Email
+
+
+class ResetPasswordRequest(StrictBody):
+    token: TokenText
+    new_password: Password
+
+
+class TokenRequest(StrictBody):
+    token: TokenText
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(StrictBody):
+    name: Name
+
+
+class ApiKeyPublic(ORMModel):
+    id: int
+    name: str
+    prefix: str = Field(description="The first characters of the key, to recognise it")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The key itself. Shown once: store it now.")

@@ -1,0 +1,138 @@
+"""Settings: the one place environment variables (and `.env`) are read."""
+
+import json
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.core.secrets_file import development_key, weakness
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite:///./quill.db"
+    # None: development keeps a generated key in DEV_SECRET_KEY_FILE; production refuses it.
+    secret_key: str | None = None
+    # Connect, statement and pool-checkout bound: a database that accepts but never answers must
+    # give 503 within about this long instead of hanging every request.
+    db_timeout_seconds: int = Field(5, ge=1, le=3600)
+    # Host header values served (`*.example.com` matches subdomains); "*" only in development.
+    allowed_hosts: Annotated[list[str], NoDecode] = ["*"]
+    # Peers whose X-Forwarded-For is believed (comma-separated IPs/networks); none by default, so
+    # a client cannot pick its own address for the login log and rate limits.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = []
+
+    access_token_expire_minutes: int = Field(30, ge=1)
+    refresh_token_expire_days: int = Field(14, ge=1)
+
+    cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+
+    upload_dir: Path = Path("uploads")
+    max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1)
+    # JSON bodies are small; anything larger is refused before it is read whole.
+    max_json_body_bytes: int = Field(1024 * 1024, ge=1)
+    # What one user's stored files (uploads, avatar, covers) may add up to: a disk is finite.
+    upload_quota_bytes: int = Field(1024 * 1024 * 1024, ge=1)
+    # Images decoded at once; each may take ~120 MB, so many at once could exhaust memory.
+    # None: the number of cores this process may run on.
+    image_decode_concurrency: int | None = Field(None, ge=1)
+
+    request_log_file: Path = Path("requests.log")
+    login_log_file: Path = Path("login_log.txt")
+
+    login_max_failures: int = Field(5, ge=1)
+    login_lockout_minutes: int = Field(15, ge=1)
+
+    # Mails one address may get an hour from forgot-password and verify-email/request, so the
+    # server cannot be used to flood someone's inbox.
+    mail_per_address_per_hour: int = Field(3, ge=1)
+
+    mail_backend: Literal["console", "file", "smtp"] = "console"
+    mail_dir: Path = Path("mail")
+    mail_from: str = "Quill <no-reply@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+
+    frontend_url: str = "http://localhost:3000"
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("cors_origins", "allowed_hosts", "forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Accept both `a,b` and a JSON list, as the contract promises.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _production_guards(self) -> "Settings":
+        if self.environment == "production":
+            problems = _production_problems(self)
+            if problems:
+                raise ValueError("; ".join(problems))
+        elif not self.secret_key:
+            if self.environment == "development":
+                # Kept on disk so that restarts and every worker sign alike.
+                self.secret_key = development_key()
+            else:
+                self.secret_key = secrets.token_urlsafe(48)
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        if not self.secret_key:  # the validator above always sets it; this guards misuse
+            raise RuntimeError("SECRET_KEY is not set")
+        return self.secret_key
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    """What a production deployment must not run with, one short reason each."""
+    problems = []
+    key_problem = weakness(settings.secret_key)
+    if key_problem:
+        problems.append(f"SECRET_KEY {key_problem}")
+    for origin in settings.cors_origins:
+        if origin in ("*", "null"):
+            problems.append(f"CORS_ORIGINS may not contain {origin!r}")
+        elif not origin.startswith("https://"):
+            problems.append(f"CORS_ORIGINS must be https:// ({origin})")
+    if not settings.frontend_url.startswith("https://"):
+        problems.append("FRONTEND_URL must be https://")
+    if settings.mail_backend == "console":
+        problems.append("MAIL_BACKEND=console sends no mail")
+    if "*" in settings.allowed_hosts or not settings.allowed_hosts:
+        problems.append("ALLOWED_HOSTS must list the host names served, not '*'")
+    return problems
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming each bad setting, for an operator reading a failed start."""
+    parts = []
+    for item in error.errors():
+        name = ".".join(str(p) for p in item["loc"]).upper()
+        reason = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {reason}" if name else reason)
+    return "invalid settings: " + "; ".join(parts)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # A one-line reason instead of a traceback; the process refuses to start.
+        raise SystemExit(describe(exc)) from None

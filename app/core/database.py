@@ -1,0 +1,195 @@
+"""Engine, session factory, the `get_db` dependency and `read_in_thread`.
+
+On SQLite, request sessions open their transaction at the first write (see _sqlite_first_write).
+"""
+
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine, Select, create_engine, event, text
+from sqlalchemy.engine import ExecutionContext, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from app.core.config import get_settings
+
+# Execution options. BEGIN_AT_FIRST_WRITE: the request sessions' engine (see _sqlite_begin);
+# LOCKS: a read that must hold the write lock, like SELECT ... FOR UPDATE (see `locking`).
+BEGIN_AT_FIRST_WRITE = "quill_begin_at_first_write"
+LOCKS = "quill_locks"
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+# Threads Starlette runs sync endpoints on (app.main sets anyio's limiter to it); the pool matches
+# so no request waits for a connection while a thread is free.
+THREADPOOL_SIZE = 40
+
+
+def _unicode_lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 5000) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; hand it to SQLAlchemy (see the
+    # "Serializable isolation / Savepoints" recipe in the SQLAlchemy SQLite docs).
+    dbapi_connection.isolation_level = None
+    # SQLite's lower() folds ASCII only; search must be case-insensitive for every script.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(BEGIN_AT_FIRST_WRITE):
+        return  # _sqlite_first_write opens it, if the transaction ever writes
+    conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_first_write(
+    conn: Connection,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: ExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    """Open request transactions at their first write, with the write lock (BEGIN IMMEDIATE).
+
+    A transaction that reads and then writes cannot take SQLite's write lock once another
+    connection has committed since its read: SQLite answers SQLITE_BUSY at once, without waiting
+    out busy_timeout (32 clients on POST /posts: 9 answers in 10 were 503). Taking the lock at
+    BEGIN for every session would instead hold it across the thread hops of a request, and the
+    threads queued for it can leave the holder none to finish on. So the reads before the first
+    write run on their own, each seeing the latest commit (as READ COMMITTED does on PostgreSQL
+    and MySQL), and the lock is held from the first write to the commit, which services issue
+    right after writing.
+    """
+    options = context.execution_options if context is not None else conn.get_execution_options()
+    if not options.get(BEGIN_AT_FIRST_WRITE) or not conn.in_transaction():
+        return
+    raw = conn.connection.driver_connection
+    if raw is None or raw.in_transaction:
+        return
+    if options.get(LOCKS) or statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def _timeout_args(backend: str, seconds: int, statement_timeout: bool) -> dict[str, Any]:
+    """Driver arguments that bound connecting and every statement by `seconds`."""
+    if backend == "postgresql":
+        args: dict[str, Any] = {
+            # libpq (and psycopg) wait at least 2 s here, whatever is asked.
+            "connect_timeout": seconds,
+            # A server that stops answering mid-connection (a dead host, a partition): the
+            # kernel gives up on unacknowledged data after tcp_user_timeout, and keepalives
+            # notice an idle peer that vanished.
+            "tcp_user_timeout": seconds * 1000,
+            "keepalives": 1,
+            "keepalives_idle": seconds,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+        }
+        if statement_timeout:
+            args["options"] = f"-c statement_timeout={seconds * 1000}"
+        return args
+    if backend in ("mysql", "mariadb"):
+        # pymysql's read_timeout also bounds the handshake, where a silent server would hang.
+        args = {"connect_timeout": seconds, "write_timeout": seconds}
+        if statement_timeout:
+            args["read_timeout"] = seconds
+        return args
+    return {"timeout": seconds}  # sqlite3: how long to wait for a lock
+
+
+def make_engine(url: str, *, timeout: int | None = None, statement_timeout: bool = True) -> Engine:
+    """`timeout`: DB_TIMEOUT_SECONDS unless given. `statement_timeout=False` (migrations, which
+    may rewrite big tables) bounds only connecting."""
+    seconds = timeout if timeout is not None else get_settings().db_timeout_seconds
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    connect_args = _timeout_args(backend, seconds, statement_timeout)
+    if isinstance(parsed.query.get("options"), str) and "options" in connect_args:
+        # Keep the URL's own `?options=-c ...` too: connect_args would replace it.
+        connect_args["options"] = f"{parsed.query['options']} {connect_args['options']}"
+    # Tracebacks of database errors would otherwise carry password hashes, key digests, emails.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
+    if backend == "sqlite":
+        connect_args["check_same_thread"] = False
+    if parsed.database not in (None, "", ":memory:"):
+        # SQLite files too: their default pool (5 + 10) had 32 clients queueing for connections
+        # while threads were free.
+        kwargs["pool_size"] = THREADPOOL_SIZE // 2
+        kwargs["max_overflow"] = THREADPOOL_SIZE // 2
+        kwargs["pool_timeout"] = seconds
+    if backend in ("mysql", "mariadb"):
+        connect_args["charset"] = "utf8mb4"
+        # MySQL drops idle connections (wait_timeout); check before use instead of failing.
+        kwargs["pool_pre_ping"] = True
+        kwargs["pool_recycle"] = 3600
+    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    if backend == "sqlite":
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=seconds * 1000))
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_first_write)
+    return engine
+
+
+def locking(stmt: Select[Any]) -> Select[Any]:
+    """SELECT ... FOR UPDATE on every backend: row locks where there are any, and on SQLite,
+    which has none, the write lock taken before the read."""
+    return stmt.with_for_update().execution_options(**{LOCKS: True})
+
+
+def for_requests(engine: Engine) -> Engine:
+    """The same engine and pool, with transactions that begin at their first write on SQLite."""
+    return engine.execution_options(**{BEGIN_AT_FIRST_WRITE: True})
+
+
+engine = make_engine(get_settings().database_url)
+SessionLocal = sessionmaker(bind=for_requests(engine), autoflush=False, expire_on_commit=False)
+
+
+async def get_db() -> AsyncIterator[Session]:
+    """The request's session.
+
+    Opening one costs nothing (it connects at its first query), so it happens on the event loop;
+    closing one that still holds a connection is I/O (the pool rolls it back), so that goes to a
+    worker thread, and only then. As a sync generator this cost two thread hops per request.
+    """
+    session = SessionLocal()
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
+
+
+def ping(session: Session) -> None:
+    """Raise if the database cannot answer a trivial query."""
+    session.execute(text("SELECT 1"))
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def read_in_thread(
+    session: Session, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run a read on a worker thread, and hand the session's connection back to the pool there
+    before returning: one thread hop instead of two (get_db then has nothing left to close).
+    What it returns is detached from the session, with everything it loaded."""
+
+    def read() -> T:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            session.close()
+
+    return await run_in_threadpool(read)

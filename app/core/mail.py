@@ -1,0 +1,158 @@
+"""Outgoing mail: build a message and hand it to the backend named by `MAIL_BACKEND`.
+
+`send_mail` runs in FastAPI `BackgroundTasks`, after the response has gone out, so it is
+synchronous and never raises: a mail server that is down must not turn into an error nobody can
+see. Failures are logged on the `quill.mail` logger instead.
+
+Backends: `console` (log the message, for development), `file` (one `.eml` per message in
+`MAIL_DIR`, for tests and inspection) and `smtp`.
+"""
+
+import logging
+import os
+import secrets
+import smtplib
+import ssl
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from urllib.parse import quote
+
+from app.core.config import Settings, get_settings
+
+logger = logging.getLogger("quill.mail")
+
+SMTP_TIMEOUT_SECONDS = 10
+
+Backend = Callable[[EmailMessage, Settings], None]
+
+
+def build_message(to: str, subject: str, body: str, settings: Settings) -> EmailMessage:
+    """A complete text/plain message; raises ValueError on a header with a line break."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=_sender_domain(message))
+    message.set_content(body, subtype="plain", charset="utf-8")
+    return message
+
+
+def _sender_domain(message: EmailMessage) -> str:
+    # make_msgid() without a domain asks DNS for this host's FQDN, which can stall for seconds.
+    addresses: tuple[Address, ...] = message["From"].addresses
+    domain = addresses[0].domain if addresses else ""
+    return domain or "localhost"
+
+
+def _send_console(message: EmailMessage, settings: Settings) -> None:
+    logger.info(
+        "mail to %s: %s\n%s", message["To"], message["Subject"], message.get_content().rstrip()
+    )
+
+
+def _send_file(message: EmailMessage, settings: Settings) -> None:
+    directory = Path(settings.mail_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    # The timestamp sorts files by sending order; the random part keeps same-microsecond
+    # messages (and several processes) from overwriting each other.
+    target = directory / f"{stamp}-{secrets.token_hex(8)}.eml"
+    # Written under a temporary name and renamed, so a reader never sees half a message.
+    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(message.as_bytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        temp.replace(target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _send_smtp(message: EmailMessage, settings: Settings) -> None:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password or "")
+        smtp.send_message(message)
+
+
+BACKENDS: dict[str, Backend] = {
+    "console": _send_console,
+    "file": _send_file,
+    "smtp": _send_smtp,
+}
+
+
+def send_mail(to: str, subject: str, body: str, settings: Settings | None = None) -> None:
+    """Send one text mail through the configured backend; log any failure, never raise."""
+    settings = settings or get_settings()
+    try:
+        message = build_message(to, subject, body, settings)
+        BACKENDS[settings.mail_backend](message, settings)
+    except Exception:
+        # Runs after the response is sent: raising would only produce an unlogged traceback.
+        logger.exception(
+            "could not send mail to %s (subject %r) via %s", to, subject, settings.mail_backend
+        )
+
+
+def frontend_link(path: str, token: str, settings: Settings | None = None) -> str:
+    """A link into the frontend carrying `token`, e.g. `{FRONTEND_URL}/reset-password?token=…`."""
+    settings = settings or get_settings()
+    # safe="" so characters like "/" or "+" in a token cannot change the URL's meaning.
+    return f"{settings.frontend_url.rstrip('/')}{path}?token={quote(token, safe='')}"
+
+
+def welcome_message(name: str) -> tuple[str, str]:
+    subject = "Welcome to Quill"
+    body = f"Hi {name},\n\nYour Quill account is ready. Happy writing!\n\n— The Quill team\n"
+    return subject, body
+
+
+def password_reset_message(name: str, link: str) -> tuple[str, str]:
+    subject = "Reset your Quill password"
+    body = (
+        f"Hi {name},\n\n"
+        "Someone asked to reset the password of your Quill account. To choose a new one, open:\n\n"
+        f"{link}\n\n"
+        "The link works once and expires in 30 minutes. If you did not ask for this, ignore "
+        "this mail: your password stays as it is.\n\n"
+        "— The Quill team\n"
+    )
+    return subject, body
+
+
+def verification_message(name: str, link: str) -> tuple[str, str]:
+    subject = "Confirm your email address for Quill"
+    body = (
+        f"Hi {name},\n\n"
+        "Please confirm that this is your email address by opening:\n\n"
+        f"{link}\n\n"
+        "If you did not ask for this, you can ignore this mail.\n\n"
+        "— The Quill team\n"
+    )
+    return subject, body
+
+
+def email_changed_message(name: str, new_email: str) -> tuple[str, str]:
+    """The notice to the old address: if the change was not its owner's, they learn of it."""
+    subject = "The email address of your Quill account was changed"
+    body = (
+        f"Hi {name},\n\n"
+        f"The email address of your Quill account was just changed to {new_email}. Mail about "
+        "the account, password resets included, now goes there.\n\n"
+        "If you did not make this change, someone else has access to your account: contact us "
+        "right away by replying to this mail.\n\n"
+        "— The Quill team\n"
+    )
+    return subject, body

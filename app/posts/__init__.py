@@ -1,0 +1,1 @@
+"""Posts: drafts, ownership, the public list, covers."""

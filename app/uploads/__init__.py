@@ -1,0 +1,1 @@
+"""Everything a file goes through: multipart reading, type detection, re-encoding, storage, rows."""

@@ -1,0 +1,52 @@
+"""Every error an upload can end in, with its row in the error table, in one place.
+
+`media` (what the bytes are) and `multipart` (how they arrive) raise these; routes can list them
+here when documenting their error responses.
+"""
+
+from app.core.errors import DomainError, register
+
+
+class UnsupportedMediaTypeError(DomainError):
+    message = "Unsupported file type: allowed are JPEG, PNG, WebP and GIF images"
+
+
+class ImageTooLargeError(DomainError):
+    message = "The image's pixel dimensions are too large"
+
+
+class FileTooLargeError(DomainError):
+    message = "File is too large"
+
+
+class QuotaExceededError(DomainError):
+    message = "Your stored files would exceed your storage quota"
+
+
+class TooManyFilesError(DomainError):
+    message = "Too many files"
+
+
+class NoFileError(DomainError):
+    message = "No file was uploaded"
+
+
+class FormFieldError(DomainError):
+    """A form part the endpoint does not accept: unknown, repeated, too long or wrong kind."""
+
+    message = "Invalid form field"
+
+
+class MalformedMultipartError(DomainError):
+    message = "The multipart body is malformed"
+
+
+register(UnsupportedMediaTypeError, 415, "UNSUPPORTED_MEDIA_TYPE")
+register(ImageTooLargeError, 413, "IMAGE_TOO_LARGE")
+register(FileTooLargeError, 413, "FILE_TOO_LARGE")
+register(QuotaExceededError, 413, "QUOTA_EXCEEDED")
+register(TooManyFilesError, 422, "TOO_MANY_FILES")
+register(NoFileError, 422, "NO_FILE")
+# 422 like every other malformed body here (FastAPI answers broken JSON with 422 too).
+register(FormFieldError, 422, "INVALID_FORM_FIELD")
+register(MalformedMultipartError, 422, "MALFORMED_MULTIPART")

@@ -1,0 +1,99 @@
+"""Upload routes' forms: one definition gives a route its body limit, its OpenAPI request body,
+and the reader that enforces both (app/streaming.py)."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from app.core.config import get_settings
+from app.core.errors import FieldRejectedError
+from app.core.text import single_line_text
+from app.uploads.multipart import ParsedForm, read_multipart
+from app.uploads.storage import Storage
+
+# Multipart framing, part headers and the text fields: generous next to a 500-char description.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def body_limit(max_files: int, max_file_bytes: int) -> int:
+    """The most a well-formed form with these limits can take: anything larger is refused from
+    Content-Length, or as it streams, before a byte of it is parsed."""
+    return max_files * (max_file_bytes + FORM_OVERHEAD_BYTES)
+
+
+def openapi_request_body(
+    file_field: str, *, max_files: int, text_fields: dict[str, int]
+) -> dict[str, object]:
+    """The OpenAPI `requestBody` of a form read with `read_multipart` (which FastAPI cannot see)."""
+    binary = {"type": "string", "format": "binary"}
+    files = (
+        {"type": "array", "items": binary, "minItems": 1, "maxItems": max_files}
+        if max_files > 1
+        else binary
+    )
+    properties: dict[str, object] = {file_field: files}
+    properties.update({name: {"type": "string", "maxLength": n} for name, n in text_fields.items()})
+    schema = {"type": "object", "required": [file_field], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    """One upload route's form: what it accepts, documented and enforced from one definition."""
+
+    file_field: str
+    max_files: int = 1
+    text_fields: dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def _max_file_bytes() -> int:
+        return get_settings().max_upload_bytes
+
+    def route_options(self) -> dict[str, Any]:
+        """Keyword arguments for the route decorator: the body limit and the OpenAPI body."""
+        return {
+            "openapi_extra": openapi_request_body(
+                self.file_field, max_files=self.max_files, text_fields=self.text_fields
+            ),
+            "max_body_size": body_limit(self.max_files, self._max_file_bytes()),
+        }
+
+    async def read(self, request: Request, storage: Storage, session: Session) -> ParsedForm:
+        # The body arrives as slowly as the client sends it. End the transaction the route's
+        # dependencies opened first, so no lock (SQLite) or snapshot is held all that time;
+        # loaded objects stay usable (expire_on_commit is off).
+        await run_in_threadpool(session.commit)
+        form = await read_multipart(
+            request,
+            file_field=self.file_field,
+            max_files=self.max_files,
+            max_file_bytes=self._max_file_bytes(),
+            text_fields=self.text_fields,
+            storage=storage,
+        )
+        try:
+            check_text_fields(form.fields)
+        except FieldRejectedError:
+            await run_in_threadpool(form.cleanup)
+            raise
+        return form
+
+
+_TEXT_FIELD = TypeAdapter(single_line_text(10_000))
+
+
+def check_text_fields(fields: dict[str, str]) -> None:
+    """The text rules of every other input (app/text.py) for the form's text fields: 422 with
+    `errors` naming the field."""
+    for name, value in fields.items():
+        try:
+            _TEXT_FIELD.validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise FieldRejectedError(("body", name), error["type"], error["msg"]) from None

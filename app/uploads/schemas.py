@@ -1,0 +1,28 @@
+"""Uploads as the API shows them."""
+
+from datetime import datetime
+
+from pydantic import (
+    BaseModel,
+    Field,
+)
+
+from app.core.schemas import ORMModel
+
+# --- uploads -------------------------------------------------------------------------------------
+
+
+class UploadPublic(ORMModel):
+    id: int
+    filename: str = Field(description="The stored name: random, with the detected type's extension")
+    original_name: str = Field(description="The client's filename, kept as data only")
+    description: str | None
+    content_type: str = Field(description="Detected from the bytes, not from the client")
+    size: int
+    url: str
+    created_at: datetime
+
+
+class UploadBatch(BaseModel):
+    uploaded: int
+    files: list[UploadPublic]

@@ -1,0 +1,290 @@
+"""Uploads: files and rows agree.
+
+A received file is checked and (for images) re-encoded into a temporary; then its row is
+committed, in a transaction that first locks the owner (and the post) and checks the quota
+(app/services/upload_guard.py); then the temporary is moved into place. Whatever fails before the
+move, the temporaries are deleted. Files a change replaces or deletes are removed only after the
+transaction that let go of them has committed. app/services/storage_check.py finds what a crash
+between those steps could leave behind.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.errors import NotFoundError
+from app.core.pagination import PageParams, paginate
+from app.core.schemas import Page
+from app.posts.models import Post
+from app.uploads import guard as guard
+from app.uploads.media import detect, process_image
+from app.uploads.models import Upload
+from app.uploads.multipart import ParsedForm, ReceivedFile
+from app.uploads.schemas import UploadPublic
+from app.uploads.storage import Storage, new_name
+from app.users.models import User
+
+logger = logging.getLogger("quill.uploads")
+
+KIND_UPLOAD, KIND_AVATAR, KIND_COVER = "upload", "avatar", "cover"
+
+
+@dataclass
+class Prepared:
+    """A checked file in a temporary, ready to be given a row and moved into place."""
+
+    temp_path: Path
+    original_name: str
+    content_type: str
+    ext: str
+    size: int
+    sha256: str
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    sha, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+def prepare(
+    storage: Storage, received: ReceivedFile, *, allow_pdf: bool, fit: tuple[int, int] | None
+) -> Prepared:
+    """Decide the type from the bytes; re-encode images (metadata gone, bombs refused)."""
+    detected = detect(received.temp_path, allow_pdf=allow_pdf)
+    if detected.kind == "pdf":
+        return Prepared(
+            received.temp_path,
+            received.original_name,
+            detected.mime,
+            detected.ext,
+            received.size,
+            received.sha256,
+        )
+    out = storage.temp_file(detected.ext)
+    try:
+        info = process_image(received.temp_path, out, fit=fit)
+        size, sha = _digest(out)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return Prepared(out, received.original_name, info.mime, info.ext, size, sha)
+
+
+def prepare_all(
+    storage: Storage,
+    form: ParsedForm,
+    *,
+    allow_pdf: bool,
+    fit: tuple[int, int] | None = None,
+) -> list[Prepared]:
+    """All or nothing: one bad file refuses the request, and no temporary outlives it.
+
+    No transaction is open here (UploadForm.read ended it), and none is opened: image work takes a
+    while and must not hold a lock or snapshot.
+    """
+    prepared: list[Prepared] = []
+    try:
+        for received in form.files:
+            prepared.append(prepare(storage, received, allow_pdf=allow_pdf, fit=fit))
+    except BaseException:
+        discard(prepared)
+        raise
+    return prepared
+
+
+def discard(prepared: Iterable[Prepared]) -> None:
+    for item in prepared:
+        item.temp_path.unlink(missing_ok=True)
+
+
+def _row(owner: User, item: Prepared, kind: str, description: str | None) -> Upload:
+    return Upload(
+        owner_id=owner.id,
+        kind=kind,
+        filename=new_name(item.ext),
+        original_name=item.original_name or f"file{item.ext}",
+        description=description,
+        content_type=item.content_type,
+        size=item.size,
+        sha256=item.sha256,
+    )
+
+
+def _commit(session: Session, prepared: list[Prepared]) -> None:
+    """Commit what the caller added. If anything fails before the commit is through (a vanished
+    owner or post, the quota, the database), nothing was stored: the transaction is rolled back
+    and the prepared temporaries are deleted, so none outlives the request."""
+    try:
+        session.commit()
+    except BaseException:
+        _abandon(session, prepared)
+        raise
+
+
+def _abandon(session: Session, prepared: list[Prepared]) -> None:
+    try:
+        discard(prepared)
+    finally:
+        session.rollback()
+
+
+def _place(
+    session: Session,
+    storage: Storage,
+    pairs: list[tuple[Upload, Prepared]],
+    replaced: list[str],
+    undo: Callable[[], None] | None = None,
+) -> None:
+    """Move the committed rows' files into place, then drop files let go of. If a move fails,
+    the rows are taken back and `undo` clears whatever the commit pointed at them."""
+    placed: list[str] = []
+    try:
+        for row, item in pairs:
+            storage.save(item.temp_path, row.filename)
+            placed.append(row.filename)
+    except BaseException:
+        # The rows must not outlive their files: take them back, then report the failure.
+        for name in placed:
+            storage.delete(name)
+        discard(item for _, item in pairs)
+        for row, _ in pairs:
+            session.delete(row)
+        if undo is not None:
+            undo()
+        session.commit()
+        raise
+    remove_files(storage, replaced)
+
+
+def remove_files(storage: Storage, names: Iterable[str | None]) -> None:
+    """Remove files whose rows are already gone (committed). A failure only leaves a stray."""
+    for name in names:
+        if not name:
+            continue
+        try:
+            storage.delete(name)
+        except OSError:
+            logger.exception("could not remove %s; `python -m app storage-check --fix` will", name)
+
+
+def save_uploads(
+    session: Session, storage: Storage, owner: User, form: ParsedForm, *, allow_pdf: bool
+) -> list[Upload]:
+    prepared = prepare_all(storage, form, allow_pdf=allow_pdf)
+    description = form.fields.get("description") or None
+    try:
+        guard.lock_owner(session, owner)
+        guard.check_quota(session, owner.id, adding=sum(item.size for item in prepared))
+        pairs = [(_row(owner, item, KIND_UPLOAD, description), item) for item in prepared]
+        session.add_all(row for row, _ in pairs)
+    except BaseException:
+        _abandon(session, prepared)
+        raise
+    _commit(session, prepared)
+    _place(session, storage, pairs, replaced=[])
+    return [row for row, _ in pairs]
+
+
+def _replace_single(
+    session: Session,
+    storage: Storage,
+    owner: User,
+    form: ParsedForm,
+    kind: str,
+    fit: tuple[int, int],
+    target: User | Post,
+    attr: str,
+) -> None:
+    """Store one image as `target.<attr>` (an avatar or a cover), letting go of the old one."""
+    item = prepare_all(storage, form, allow_pdf=False, fit=fit)[0]
+    try:
+        guard.lock_owner(session, owner)
+        if isinstance(target, Post):
+            guard.lock_post(session, target)
+        # Read under the lock: another replacement may have committed while this one streamed.
+        old_name: str | None = getattr(target, attr)
+        freeing = guard.size_of(session, old_name)
+        guard.check_quota(session, owner.id, adding=item.size, freeing=freeing)
+        row = _row(owner, item, kind, None)
+        session.add(row)
+        if old_name:
+            delete_rows(session, [old_name])
+        setattr(target, attr, row.filename)
+    except BaseException:
+        _abandon(session, [item])
+        raise
+    _commit(session, [item])
+    _place(
+        session,
+        storage,
+        [(row, item)],
+        replaced=[old_name] if old_name else [],
+        # The old row is gone with the commit: point at nothing rather than at a missing file.
+        undo=lambda: setattr(target, attr, None),
+    )
+
+
+def set_avatar(
+    session: Session, storage: Storage, user: User, form: ParsedForm, fit: tuple[int, int]
+) -> User:
+    _replace_single(session, storage, user, form, KIND_AVATAR, fit, user, "avatar_name")
+    return user
+
+
+def remove_avatar(session: Session, storage: Storage, user: User) -> None:
+    old = user.avatar_name
+    if old is None:
+        return
+    user.avatar_name = None
+    delete_rows(session, [old])
+    session.commit()
+    remove_files(storage, [old])
+
+
+def set_cover(
+    session: Session,
+    storage: Storage,
+    post: Post,
+    author: User,
+    form: ParsedForm,
+    fit: tuple[int, int],
+) -> Post:
+    _replace_single(session, storage, author, form, KIND_COVER, fit, post, "cover_name")
+    return post
+
+
+def delete_rows(session: Session, names: list[str]) -> None:
+    for row in session.scalars(select(Upload).where(Upload.filename.in_(names))):
+        session.delete(row)
+
+
+def list_uploads(session: Session, owner: User, params: PageParams) -> Page[UploadPublic]:
+    stmt = (
+        select(Upload)
+        .where(Upload.owner_id == owner.id, Upload.kind == KIND_UPLOAD)
+        .order_by(Upload.created_at.desc(), Upload.id.desc())
+    )
+    return paginate(session, stmt, params, transform=UploadPublic.model_validate)
+
+
+def delete_upload(session: Session, storage: Storage, owner: User, upload_id: int) -> None:
+    row = session.get(Upload, upload_id)
+    # Someone else's file, or an avatar/cover (removed through their own routes), is not found.
+    if row is None or row.owner_id != owner.id or row.kind != KIND_UPLOAD:
+        raise NotFoundError("Upload not found")
+    session.delete(row)
+    session.commit()
+    remove_files(storage, [row.filename])
+
+
+def owned_file_names(session: Session, owner_id: int) -> list[str]:
+    return list(session.scalars(select(Upload.filename).where(Upload.owner_id == owner_id)))

@@ -1,0 +1,1 @@
+"""Accounts: creation, profiles, passwords, avatars, deletion."""
