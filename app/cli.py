@@ -52,7 +52,7 @@ def create_admin(args: argparse.Namespace) -> int:
     from app.users.schemas import UserCreate
 
     with SessionLocal() as session:
-        user = users.get_by_email(session, args.email)
+        user = users.get_by_email(session, email=args.email)
         if user is not None:
             user.is_admin = True
             session.commit()
@@ -70,7 +70,7 @@ def create_admin(args: argparse.Namespace) -> int:
         except ValidationError as exc:
             print("; ".join(e["msg"] for e in exc.errors()), file=sys.stderr)
             return 2
-        user = users.create_user(session, data, is_admin=True)
+        user = users.create_user(session, data=data, is_admin=True)
         print(f"created admin {user.email}")
     return 0
 

@@ -8,8 +8,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.auth import links
 from app.auth.models import LoginAttempt
 from app.core.security import create_token
+from app.users import service as users
+from app.users.schemas import UserCreate, UserUpdate
 from tests.conftest import PASSWORD, bearer, login
 from tests.test_auth import mails_to
 
@@ -163,3 +166,44 @@ def test_success_resets_the_failure_count(client: TestClient, make_user, setting
     for _ in range(settings.login_max_failures - 1):
         client.post("/auth/login", json={"email": user.email, "password": "wrong-pass"})
     login(client, user.email)
+
+
+class RecordingHooks:
+    """AccountHooks that write down what the services reported, and send nothing."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def on_after_register(self, user) -> None:
+        self.events.append(("register", user.email))
+
+    def on_after_email_change(self, user, *, old_email: str) -> None:
+        self.events.append(("email_change", old_email, user.email))
+
+    def on_after_forgot_password(self, user, *, token: str) -> None:
+        self.events.append(("forgot_password", user.email))
+
+    def on_after_request_verify(self, user, *, token: str) -> None:
+        self.events.append(("request_verify", user.email))
+
+
+def test_services_report_account_events_to_the_hooks_they_are_given(db: Session, make_user) -> None:
+    # The services say what happened; what follows (mail) is the hooks' business, so a caller
+    # without a request (the CLI, a test) passes its own.
+    hooks = RecordingHooks()
+    user = make_user("events@example.com")
+    links.request_password_reset(db, email="nobody@example.com", hooks=hooks)
+    links.request_password_reset(db, email=user.email, hooks=hooks)
+    links.request_verification(db, user=user, hooks=hooks)
+    change = UserUpdate(email="moved@example.com", current_password=PASSWORD)
+    users.update_profile(db, user=user, data=change, hooks=hooks)
+    users.update_profile(db, user=user, data=UserUpdate(name="Same Address"), hooks=hooks)
+    created = users.register(
+        db, data=UserCreate(email="new@example.com", password="a-fine-pass", name="N"), hooks=hooks
+    )
+    assert hooks.events == [
+        ("forgot_password", "events@example.com"),
+        ("request_verify", "events@example.com"),
+        ("email_change", "events@example.com", "moved@example.com"),
+        ("register", created.email),
+    ]

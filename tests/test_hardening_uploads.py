@@ -140,7 +140,7 @@ def test_account_deleted_during_upload_is_401(
     field = "files" if route == "/uploads" else "file"
 
     def delete_account() -> None:
-        users.delete_user(db, get_storage(), db.get(User, user.id))
+        users.delete_user(db, storage=get_storage(), user=db.get(User, user.id))
 
     with streaming_client(app, delete_account) as client:
         method = client.patch if route == "cover" else client.post

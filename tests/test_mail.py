@@ -15,13 +15,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from app.core.config import Settings
-from app.core.mail import (
-    frontend_link,
-    password_reset_message,
-    send_mail,
-    verification_message,
-    welcome_message,
-)
+from app.core.mail import frontend_link, send_mail
+from app.users.mails import password_reset_message, verification_message, welcome_message
 
 SMTP_USER = "quill"
 SMTP_PASSWORD = "s3cret-pass"

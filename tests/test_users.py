@@ -181,7 +181,7 @@ def test_simultaneous_registrations_give_one_winner(engine) -> None:
             barrier.wait()
             try:
                 users.create_user(
-                    session, UserCreate(email=email, password="racing-pass", name="R")
+                    session, data=UserCreate(email=email, password="racing-pass", name="R")
                 )
                 outcomes.append("created")
             except EmailTakenError:

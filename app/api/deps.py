@@ -43,9 +43,9 @@ async def get_optional_user(
 ) -> User | None:
     # Only a credential needs the database (a worker thread); an anonymous caller needs nothing.
     if token:
-        return await run_in_threadpool(auth.user_from_access_token, session, token)
+        return await run_in_threadpool(auth.user_from_access_token, session, token=token)
     if api_key:
-        return await run_in_threadpool(api_keys.user_for_key, session, api_key)
+        return await run_in_threadpool(api_keys.user_for_key, session, key=api_key)
     return None
 
 

@@ -1,11 +1,13 @@
 """Password reset and email verification links: one-off tokens bound to the account they were
-issued to (its never-reused `uid`), each good for its one purpose."""
+issued to (its never-reused `uid`), each good for its one purpose. Asking for one is throttled
+per address (app/auth/mail_throttle.py); the hooks the caller passes send it."""
 
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from app.auth.errors import InvalidActionTokenError
+from app.auth import mail_throttle
+from app.auth.errors import InvalidActionTokenError, MailThrottledError
 from app.core.errors import DomainError
 from app.core.security import (
     RESET_TOKEN_MINUTES,
@@ -17,6 +19,7 @@ from app.core.security import (
     decode_token,
 )
 from app.users import service as users
+from app.users.hooks import AccountHooks
 from app.users.models import User
 
 
@@ -35,10 +38,15 @@ def _token_owner(
     return user, claims
 
 
-def reset_token_for(session: Session, email: str) -> tuple[User, str] | None:
-    user = users.get_by_email(session, email)
-    if user is None:
-        return None
+def request_password_reset(session: Session, *, email: str, hooks: AccountHooks) -> None:
+    """Hand a reset token to `hooks` if `email` is registered and within its mail allowance.
+
+    Silent either way: past the address's hourly allowance the caller's answer stays the same,
+    since it must not tell whether the address is registered, and a flood of requests mails
+    nothing more."""
+    user = users.get_by_email(session, email=email)
+    if user is None or mail_throttle.reserve(session, address=email) is not None:
+        return
     token, _ = create_token(
         user.id,
         "reset",
@@ -46,17 +54,27 @@ def reset_token_for(session: Session, email: str) -> tuple[User, str] | None:
         version=user.token_version,
         lifetime=timedelta(minutes=RESET_TOKEN_MINUTES),
     )
-    return user, token
+    hooks.on_after_forgot_password(user, token=token)
 
 
-def reset_password(session: Session, token: str, new_password: str) -> None:
+def reset_password(session: Session, *, token: str, new_password: str) -> User:
     """Single use: the token names the token version it was issued under, and setting the password
     bumps that version, which also ends every session."""
     user, claims = _token_owner(session, token, "reset", InvalidActionTokenError)
     if claims.version != user.token_version:
         raise InvalidActionTokenError()
     # Ends every session and revokes every API key too.
-    users.set_password(session, user, new_password)
+    users.set_password(session, user=user, new_password=new_password)
+    return user
+
+
+def request_verification(session: Session, *, user: User, hooks: AccountHooks) -> None:
+    """Hand a verification token for the user's current address to `hooks`; MailThrottledError
+    past the address's hourly allowance (the caller is signed in: there is nothing to hide)."""
+    retry_after = mail_throttle.reserve(session, address=user.email)
+    if retry_after is not None:
+        raise MailThrottledError(retry_after)
+    hooks.on_after_request_verify(user, token=verification_token_for(user))
 
 
 def verification_token_for(user: User) -> str:
@@ -71,10 +89,11 @@ def verification_token_for(user: User) -> str:
     return token
 
 
-def verify_email(session: Session, token: str) -> None:
+def verify_email(session: Session, *, token: str) -> User:
     """The token is bound to the address it was sent to: after an email change it is void."""
     user, claims = _token_owner(session, token, "verify", InvalidActionTokenError)
     if claims.email != user.email:
         raise InvalidActionTokenError()
     user.email_verified = True
     session.commit()
+    return user

@@ -86,7 +86,7 @@ def check_lockout(session: Session, email: str) -> bool:
     return len(failed) + in_progress < limit
 
 
-def reserve_check(session: Session, email: str, ip: str | None) -> LoginAttempt:
+def reserve_check(session: Session, *, email: str, ip: str | None) -> LoginAttempt:
     """Reserve one password check: count and write under the email's lock, so however many
     requests arrive at once, at most LOGIN_MAX_FAILURES checks fail per window. While the slots
     are taken by checks in progress, wait for them: a success frees every slot, a failure makes

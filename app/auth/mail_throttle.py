@@ -30,7 +30,7 @@ def address_digest(address: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def reserve(session: Session, address: str) -> int | None:
+def reserve(session: Session, *, address: str) -> int | None:
     """Take a sending slot for `address`: None when taken (send the mail), else the seconds until
     one frees up. Commits (or rolls back) the session's transaction."""
     limit = get_settings().mail_per_address_per_hour

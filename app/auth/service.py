@@ -1,6 +1,6 @@
 """Authentication rules: login with lockout, sessions and their token pairs with rotating refresh
-tokens (reset and verification links: app/services/account_links.py). Plain functions over a
-Session; HTTP lives in app/routers/auth.py.
+tokens (reset and verification links: app/auth/links.py). Plain functions over a Session,
+keyword-only past it, returning domain objects; HTTP lives in app/api/routes/auth.py.
 """
 
 from dataclasses import dataclass
@@ -40,12 +40,12 @@ def _now() -> datetime:
 # --- lockout -------------------------------------------------------------------------------------
 
 
-def authenticate(session: Session, email: str, password: str, ip: str | None) -> User:
+def authenticate(session: Session, *, email: str, password: str, ip: str | None) -> User:
     """The user for these credentials, or InvalidCredentialsError (same answer for an unknown
     email and a wrong password, in about the same time), or 429 while locked out."""
     email = email.lower()
-    attempt = lockout.reserve_check(session, email, ip)
-    user = users.get_by_email(session, email)
+    attempt = lockout.reserve_check(session, email=email, ip=ip)
+    user = users.get_by_email(session, email=email)
     # Commit the reservation, which releases the email's lock, before the slow hash: no lock and
     # no connection is held while a login flood queues for the hashing threads.
     session.commit()
@@ -106,12 +106,12 @@ def _new_session(session: Session, user: User) -> str:
     return row.id
 
 
-def issue_tokens(session: Session, user: User) -> IssuedTokens:
+def issue_tokens(session: Session, *, user: User) -> IssuedTokens:
     """A new session: an access token and the first refresh token of its family."""
     return _issue(session, user, _new_session(session, user))
 
 
-def access_token_only(session: Session, user: User) -> str:
+def access_token_only(session: Session, *, user: User) -> str:
     """A new session without a refresh token (the OAuth2 form): it ends with the password or
     the account, like any other."""
     session_id = _new_session(session, user)
@@ -147,10 +147,10 @@ def _stored_refresh_token(session: Session, token: str) -> tuple[RefreshToken, T
     return stored, claims
 
 
-def rotate(session: Session, token: str) -> IssuedTokens:
+def rotate(session: Session, *, refresh_token: str) -> IssuedTokens:
     """Trade a refresh token for a new pair. A token seen twice means it leaked: the whole family
     is revoked, so neither the thief nor the owner can go on with it."""
-    stored, claims = _stored_refresh_token(session, token)
+    stored, claims = _stored_refresh_token(session, refresh_token)
     if stored.revoked_at is not None or stored.used_at is not None:
         _revoke_family(session, stored.family_id)
         raise InvalidTokenError("Refresh token already used; all its sessions were ended")
@@ -167,11 +167,11 @@ def rotate(session: Session, token: str) -> IssuedTokens:
     return _issue(session, user, stored.family_id)
 
 
-def logout(session: Session, token: str) -> None:
+def logout(session: Session, *, refresh_token: str) -> None:
     """End the session this refresh token belongs to. Unknown or already-ended tokens are fine:
     the caller wanted to be logged out, and is."""
     try:
-        stored, _ = _stored_refresh_token(session, token)
+        stored, _ = _stored_refresh_token(session, refresh_token)
     except InvalidTokenError:
         session.rollback()
         return
@@ -193,7 +193,7 @@ _ACCESS_TOKEN_CALLER = (
 )
 
 
-def user_from_access_token(session: Session, token: str) -> User:
+def user_from_access_token(session: Session, *, token: str) -> User:
     """The caller of an access token, in one statement: its account (the same one, at the same
     password) and its session, still open. Ended sessions stop their tokens at once."""
     try:

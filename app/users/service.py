@@ -1,6 +1,10 @@
-"""Users: creation, lookup, profile changes, deletion. Plain functions over a Session."""
+"""Users: creation, lookup, profile changes, deletion. Plain functions over a Session, keyword-only
+past it, returning domain objects; what follows an event (mail) is the `hooks`' business
+(app/users/hooks.py). Avatars: app/users/avatars.py."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,22 +20,25 @@ from app.uploads import guard as upload_guard
 from app.uploads import service as uploads
 from app.uploads.storage import Storage
 from app.users.errors import EmailTakenError, ReauthRequiredError, WrongPasswordError
+from app.users.hooks import AccountHooks
 from app.users.models import User
-from app.users.schemas import UserCreate, UserPublic, UserUpdate, password_is_email
+from app.users.schemas import UserCreate, UserUpdate, password_is_email
+
+Item = TypeVar("Item")
 
 
-def get_by_email(session: Session, email: str) -> User | None:
+def get_by_email(session: Session, *, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def get_user(session: Session, user_id: int) -> User:
+def get_user(session: Session, *, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError("User not found")
     return user
 
 
-def create_user(session: Session, data: UserCreate, *, is_admin: bool = False) -> User:
+def create_user(session: Session, *, data: UserCreate, is_admin: bool = False) -> User:
     hashed = hash_password(data.password)
     user = User(email=data.email, hashed_password=hashed, name=data.name, is_admin=is_admin)
     session.add(user)
@@ -44,13 +51,23 @@ def create_user(session: Session, data: UserCreate, *, is_admin: bool = False) -
     return user
 
 
-def list_users(session: Session, params: PageParams) -> Page[UserPublic]:
+def register(session: Session, *, data: UserCreate, hooks: AccountHooks) -> User:
+    """Sign-up: a new account, reported to `hooks` (the welcome mail)."""
+    user = create_user(session, data=data)
+    hooks.on_after_register(user)
+    return user
+
+
+def list_users(
+    session: Session, *, params: PageParams, shape: Callable[[User], Item]
+) -> Page[Item]:
+    """A page of users, newest first, each as `shape` makes it (the router's response model)."""
     stmt = select(User).order_by(User.created_at.desc(), User.id.desc())
-    return paginate(session, stmt, params, transform=UserPublic.model_validate)
+    return paginate(session, stmt, params, transform=shape)
 
 
-def update_profile(session: Session, user: User, data: UserUpdate) -> str | None:
-    """Apply a profile change; the previous address when the email changed, else None.
+def update_profile(session: Session, *, user: User, data: UserUpdate, hooks: AccountHooks) -> User:
+    """Apply a profile change; an email change is reported to `hooks` once committed.
 
     The caller (the route) has already refused API keys for an email change."""
     changes = data.model_dump(exclude_unset=True)
@@ -74,10 +91,12 @@ def update_profile(session: Session, user: User, data: UserUpdate) -> str | None
     except IntegrityError as exc:
         session.rollback()
         raise EmailTakenError("Email already taken") from exc
-    return old_email if changes_email else None
+    if changes_email:
+        hooks.on_after_email_change(user, old_email=old_email)
+    return user
 
 
-def set_password(session: Session, user: User, new_password: str) -> None:
+def set_password(session: Session, *, user: User, new_password: str) -> None:
     """Store a new password and rotate every credential with it: every session ends and every API
     key is revoked (whoever had the old password may have made some)."""
     if password_is_email(new_password, user.email):
@@ -95,14 +114,14 @@ def set_password(session: Session, user: User, new_password: str) -> None:
     session.commit()
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
+def change_password(session: Session, *, user: User, current: str, new: str) -> None:
     ok, _ = verify_password(current, user.hashed_password)
     if not ok:
         raise WrongPasswordError()
-    set_password(session, user, new)
+    set_password(session, user=user, new_password=new)
 
 
-def delete_user(session: Session, storage: Storage, user: User) -> None:
+def delete_user(session: Session, *, storage: Storage, user: User) -> None:
     """Delete the user and, through ON DELETE CASCADE, everything of theirs, in one transaction;
     then their files, once nothing refers to them any more."""
     # Lock the row first, as an upload's transaction does: an upload committing between reading

@@ -1,6 +1,6 @@
 """/auth: register, login (JSON and OAuth2 form), refresh, logout, password reset, verification."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -8,9 +8,9 @@ from pydantic import StringConstraints
 
 from app.api.deps import NO_STORE, CurrentUser, SessionDep
 from app.auth import links as account_links
-from app.auth import mail_throttle
 from app.auth import service as auth
-from app.auth.errors import MailThrottledError, TooManyLoginAttemptsError
+from app.auth.account_mail import AccountMail
+from app.auth.errors import TooManyLoginAttemptsError
 from app.auth.schemas import (
     EmailRequest,
     LoginRequest,
@@ -21,7 +21,6 @@ from app.auth.schemas import (
     TokenPair,
     TokenRequest,
 )
-from app.core import mail
 from app.core.config import get_settings
 from app.core.errors import DomainError, documented
 from app.core.logs import log_login_attempt
@@ -32,6 +31,14 @@ from app.users.models import User
 from app.users.schemas import UserCreate, UserPrivate
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+if TYPE_CHECKING:
+    # The text rules are built at run time, which a type checker cannot follow: it sees the str.
+    Scope = str
+    ClientText = str
+else:
+    Scope = single_line_text(1024)
+    ClientText = single_line_text(255)
 
 
 class PasswordForm(OAuth2PasswordRequestForm):
@@ -44,10 +51,10 @@ class PasswordForm(OAuth2PasswordRequestForm):
         grant_type: Annotated[str | None, Form(), StringConstraints(pattern="^password$")] = None,
         username: Annotated[LoginEmail, Form()],
         password: Annotated[GivenPassword, Form(json_schema_extra={"format": "password"})],
-        scope: Annotated[single_line_text(1024), Form()] = "",
-        client_id: Annotated[single_line_text(255) | None, Form()] = None,
+        scope: Annotated[Scope, Form()] = "",
+        client_id: Annotated[ClientText | None, Form()] = None,
         client_secret: Annotated[
-            single_line_text(255) | None, Form(json_schema_extra={"format": "password"})
+            ClientText | None, Form(json_schema_extra={"format": "password"})
         ] = None,
     ):
         super().__init__(
@@ -60,18 +67,13 @@ class PasswordForm(OAuth2PasswordRequestForm):
         )
 
 
-def _send_welcome(background: BackgroundTasks, user: User) -> None:
-    subject, body = mail.welcome_message(user.name)
-    background.add_task(mail.send_mail, user.email, subject, body)
-
-
 def _login(
     session: SessionDep, background: BackgroundTasks, request: Request, email: str, password: str
 ) -> User:
     ip = request.client.host if request.client else None
     log_file = get_settings().login_log_file
     try:
-        user = auth.authenticate(session, email, password, ip)
+        user = auth.authenticate(session, email=email, password=password, ip=ip)
     except DomainError as exc:
         outcome = "LOCKED" if isinstance(exc, TooManyLoginAttemptsError) else "FAILED"
         background.add_task(log_login_attempt, log_file, outcome, email.lower(), ip)
@@ -90,9 +92,7 @@ def _login(
     description="A welcome email is sent in the background. `409 EMAIL_TAKEN` if registered.",
 )
 def register(body: UserCreate, session: SessionDep, background: BackgroundTasks) -> User:
-    user = users.create_user(session, body)
-    _send_welcome(background, user)
-    return user
+    return users.register(session, data=body, hooks=AccountMail(background))
 
 
 @router.post(
@@ -110,7 +110,7 @@ def login(
     body: LoginRequest, session: SessionDep, background: BackgroundTasks, request: Request
 ) -> LoginResponse:
     user = _login(session, background, request, body.email, body.password)
-    tokens = auth.issue_tokens(session, user)
+    tokens = auth.issue_tokens(session, user=user)
     return LoginResponse(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
@@ -134,7 +134,7 @@ def token(
     request: Request,
 ) -> OAuth2Token:
     user = _login(session, background, request, form.username, form.password)
-    return OAuth2Token(access_token=auth.access_token_only(session, user))
+    return OAuth2Token(access_token=auth.access_token_only(session, user=user))
 
 
 @router.post(
@@ -149,7 +149,7 @@ def token(
     ),
 )
 def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
-    tokens = auth.rotate(session, body.refresh_token)
+    tokens = auth.rotate(session, refresh_token=body.refresh_token)
     return TokenPair(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
@@ -165,7 +165,7 @@ def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
     "session's access tokens stop working at once.",
 )
 def logout(body: RefreshRequest, session: SessionDep) -> Response:
-    auth.logout(session, body.refresh_token)
+    auth.logout(session, refresh_token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -179,14 +179,7 @@ def logout(body: RefreshRequest, session: SessionDep) -> Response:
 def forgot_password(
     body: EmailRequest, session: SessionDep, background: BackgroundTasks
 ) -> Accepted:
-    found = account_links.reset_token_for(session, body.email)
-    # Past the address's hourly allowance the answer stays the same: it must not tell whether
-    # the address is registered, and a flood of requests mails nothing more.
-    if found is not None and mail_throttle.reserve(session, body.email) is None:
-        user, reset_token = found
-        link = mail.frontend_link("/reset-password", reset_token, get_settings())
-        subject, text = mail.password_reset_message(user.name, link)
-        background.add_task(mail.send_mail, user.email, subject, text)
+    account_links.request_password_reset(session, email=body.email, hooks=AccountMail(background))
     return Accepted(message="If the email is registered, a reset link is on its way")
 
 
@@ -202,7 +195,7 @@ def forgot_password(
     ),
 )
 def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
-    account_links.reset_password(session, body.token, body.new_password)
+    account_links.reset_password(session, token=body.token, new_password=body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -218,14 +211,7 @@ def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
 def request_verification(
     user: CurrentUser, session: SessionDep, background: BackgroundTasks
 ) -> Accepted:
-    retry_after = mail_throttle.reserve(session, user.email)
-    if retry_after is not None:
-        raise MailThrottledError(retry_after)
-    link = mail.frontend_link(
-        "/verify-email", account_links.verification_token_for(user), get_settings()
-    )
-    subject, text = mail.verification_message(user.name, link)
-    background.add_task(mail.send_mail, user.email, subject, text)
+    account_links.request_verification(session, user=user, hooks=AccountMail(background))
     return Accepted(message="A verification link is on its way")
 
 
@@ -237,5 +223,5 @@ def request_verification(
     description="The token is void once the account's email changes.",
 )
 def verify_email(body: TokenRequest, session: SessionDep) -> Response:
-    account_links.verify_email(session, body.token)
+    account_links.verify_email(session, token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

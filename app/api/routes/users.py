@@ -17,16 +17,13 @@ from app.api.deps import (
     bearer_scheme,
 )
 from app.auth import api_keys
-from app.auth import links as account_links
+from app.auth.account_mail import AccountMail
 from app.auth.errors import ApiKeyNotAllowedError
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
-from app.core import mail
-from app.core.config import get_settings
 from app.core.errors import documented
 from app.core.schemas import Page
-from app.uploads import service as uploads
 from app.uploads.forms import UploadForm
-from app.uploads.media import AVATAR_FIT
+from app.users import avatars
 from app.users import service as users
 from app.users.models import User
 from app.users.schemas import PasswordChange, UserPrivate, UserPublic, UserUpdate
@@ -66,17 +63,7 @@ def update_me(
     # get_optional_user prefers a bearer token, so a caller without one came with an API key.
     if body.email is not None and body.email != user.email and not token:
         raise ApiKeyNotAllowedError()
-    old_email = users.update_profile(session, user, body)
-    if old_email is not None:
-        settings = get_settings()
-        subject, text = mail.email_changed_message(user.name, user.email)
-        background.add_task(mail.send_mail, old_email, subject, text)
-        link = mail.frontend_link(
-            "/verify-email", account_links.verification_token_for(user), settings
-        )
-        subject, text = mail.verification_message(user.name, link)
-        background.add_task(mail.send_mail, user.email, subject, text)
-    return user
+    return users.update_profile(session, user=user, data=body, hooks=AccountMail(background))
 
 
 @router.patch(
@@ -89,7 +76,7 @@ def update_me(
     "every session ends at once (log in again) and every API key is revoked.",
 )
 def change_password(body: PasswordChange, user: BearerUser, session: SessionDep) -> Response:
-    users.change_password(session, user, body.current_password, body.new_password)
+    users.change_password(session, user=user, current=body.current_password, new=body.new_password)
     return Response(status_code=NO_CONTENT)
 
 
@@ -101,7 +88,7 @@ def change_password(body: PasswordChange, user: BearerUser, session: SessionDep)
     description="Your posts, API keys, tokens and files go with it.",
 )
 def delete_me(user: BearerUser, session: SessionDep, storage: StorageDep) -> Response:
-    users.delete_user(session, storage, user)
+    users.delete_user(session, storage=storage, user=user)
     return Response(status_code=NO_CONTENT)
 
 
@@ -119,18 +106,20 @@ async def set_avatar(
 ) -> User:
     form = await AVATAR_FORM.read(request, storage, session)
     with form:
-        return await run_in_threadpool(uploads.set_avatar, session, storage, user, form, AVATAR_FIT)
+        return await run_in_threadpool(
+            avatars.set_avatar, session, storage=storage, user=user, form=form
+        )
 
 
 @router.delete("/me/avatar", status_code=NO_CONTENT, summary="Remove your avatar")
 def remove_avatar(user: CurrentUser, session: SessionDep, storage: StorageDep) -> Response:
-    uploads.remove_avatar(session, storage, user)
+    avatars.remove_avatar(session, storage=storage, user=user)
     return Response(status_code=NO_CONTENT)
 
 
 @router.get("/me/api-keys", response_model=Page[ApiKeyPublic], summary="Your API keys")
 def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ApiKeyPublic]:
-    return api_keys.list_keys(session, user, page)
+    return api_keys.list_keys(session, user=user, params=page, shape=ApiKeyPublic.model_validate)
 
 
 @router.post(
@@ -144,7 +133,8 @@ def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page
     "(`403 API_KEY_NOT_ALLOWED` for an API key). A password change or reset revokes every key.",
 )
 def create_api_key(body: ApiKeyCreate, user: BearerUser, session: SessionDep) -> ApiKeyCreated:
-    return api_keys.create_key(session, user, body.name)
+    new = api_keys.create_key(session, user=user, name=body.name)
+    return ApiKeyCreated(**ApiKeyPublic.model_validate(new.row).model_dump(), key=new.key)
 
 
 @router.delete(
@@ -154,13 +144,13 @@ def create_api_key(body: ApiKeyCreate, user: BearerUser, session: SessionDep) ->
     summary="Revoke an API key",
 )
 def revoke_api_key(key_id: IdPath, user: BearerUser, session: SessionDep) -> Response:
-    api_keys.revoke_key(session, user, key_id)
+    api_keys.revoke_key(session, user=user, key_id=key_id)
     return Response(status_code=NO_CONTENT)
 
 
 @router.get("", response_model=Page[UserPublic], summary="List users (public profiles)")
 def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[UserPublic]:
-    return users.list_users(session, page)
+    return users.list_users(session, params=page, shape=UserPublic.model_validate)
 
 
 @router.get(
@@ -170,7 +160,7 @@ def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[U
     summary="A user's public profile",
 )
 def read_user(user_id: IdPath, _user: CurrentUser, session: SessionDep) -> User:
-    return users.get_user(session, user_id)
+    return users.get_user(session, user_id=user_id)
 
 
 @router.delete(
@@ -182,5 +172,5 @@ def read_user(user_id: IdPath, _user: CurrentUser, session: SessionDep) -> User:
 def delete_user(
     user_id: IdPath, _admin: AdminUser, session: SessionDep, storage: StorageDep
 ) -> Response:
-    users.delete_user(session, storage, users.get_user(session, user_id))
+    users.delete_user(session, storage=storage, user=users.get_user(session, user_id=user_id))
     return Response(status_code=NO_CONTENT)

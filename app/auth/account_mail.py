@@ -1,0 +1,41 @@
+"""The mail that follows each account event (app/users/hooks.py): which text, which link, to
+which address. Queued on the request's BackgroundTasks, so it goes out after the response and a
+slow or failing mail server never shows in the answer (app/core/mail.py logs failures)."""
+
+from fastapi import BackgroundTasks
+
+from app.auth.links import verification_token_for
+from app.core import mail
+from app.users import mails
+from app.users.models import User
+
+RESET_PATH = "/reset-password"
+VERIFY_PATH = "/verify-email"
+
+
+class AccountMail:
+    """`AccountHooks` that mail the account's owner."""
+
+    def __init__(self, background: BackgroundTasks) -> None:
+        self._background = background
+
+    def on_after_register(self, user: User) -> None:
+        self._send(user.email, mails.welcome_message(user.name))
+
+    def on_after_email_change(self, user: User, *, old_email: str) -> None:
+        # The old address hears of it (a hijacked account is noticed); the new one must prove
+        # it is reachable before it counts as verified.
+        self._send(old_email, mails.email_changed_message(user.name, user.email))
+        self.on_after_request_verify(user, token=verification_token_for(user))
+
+    def on_after_forgot_password(self, user: User, *, token: str) -> None:
+        link = mail.frontend_link(RESET_PATH, token)
+        self._send(user.email, mails.password_reset_message(user.name, link))
+
+    def on_after_request_verify(self, user: User, *, token: str) -> None:
+        link = mail.frontend_link(VERIFY_PATH, token)
+        self._send(user.email, mails.verification_message(user.name, link))
+
+    def _send(self, to: str, message: tuple[str, str]) -> None:
+        subject, body = message
+        self._background.add_task(mail.send_mail, to, subject, body)
