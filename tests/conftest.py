@@ -27,6 +27,7 @@ os.environ.update(
 from alembic import command  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+from passlib.context import CryptContext  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -35,6 +36,7 @@ from app.core.config import Settings, get_settings  # noqa: E402
 from app.core.database import engine as app_engine  # noqa: E402
 from app.core.database import get_db  # noqa: E402
 from app.main import create_app  # noqa: E402
+from tests.utils.accounts import PASSWORD, bearer, login  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +100,20 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 # --- users and credentials -----------------------------------------------------------------------
 
-PASSWORD = "correct-horse-battery"
+
+@pytest.fixture(scope="session", autouse=True)
+def production_pwd_context() -> Iterator[CryptContext]:
+    """The suite hashes with the cheapest argon2id parameters; this yields production's context.
+
+    At production cost every register, login and password change would spend most of the run in
+    argon2. tests/core/test_security.py checks the production parameters on the yielded context.
+    """
+    from app.core import security
+
+    production = security.pwd_context
+    security.pwd_context = production.copy(argon2__memory_cost=8, argon2__time_cost=1)
+    yield production
+    security.pwd_context = production
 
 
 @pytest.fixture(scope="session")
@@ -127,16 +142,6 @@ def make_user(db: Session, password_hash: str):
         return user
 
     return _make
-
-
-def login(client: TestClient, email: str, password: str = PASSWORD) -> dict:
-    response = client.post("/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
