@@ -6,7 +6,7 @@ SQLite file in a temporary folder. Settings are fixed here before the app is imp
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,7 @@ from app.core.config import Settings, get_settings  # noqa: E402
 from app.core.database import engine as app_engine  # noqa: E402
 from app.core.database import get_db  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.users.models import User  # noqa: E402
 from tests.utils.accounts import PASSWORD, bearer, login  # noqa: E402
 
 
@@ -45,7 +46,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def _own_upload_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def _own_upload_dir(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Each test gets an empty upload folder: its rows are rolled back, so its files must go too."""
     from app.uploads.storage import get_storage
 
@@ -124,10 +127,8 @@ def password_hash() -> str:
 
 
 @pytest.fixture
-def make_user(db: Session, password_hash: str):
+def make_user(db: Session, password_hash: str) -> Callable[..., User]:
     """Insert a user directly (one argon2 hash for the whole run keeps the suite fast)."""
-    from app.users.models import User
-
     counter = iter(range(1, 1_000_000))
 
     def _make(email: str | None = None, *, name: str = "Someone", is_admin: bool = False) -> User:
@@ -145,7 +146,9 @@ def make_user(db: Session, password_hash: str):
 
 
 @pytest.fixture
-def user_client(client: TestClient, make_user):
+def user_client(
+    client: TestClient, make_user: Callable[..., User]
+) -> tuple[TestClient, User, dict[str, str]]:
     """A (client, user, headers) triple for a logged-in user."""
     user = make_user("owner@example.com", name="Owner")
     tokens = login(client, user.email)

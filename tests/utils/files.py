@@ -62,4 +62,6 @@ def temporaries(store: Path) -> list[Path]:
 
 
 def rows_of(db: Session, user: User) -> int:
-    return db.scalar(select(func.count()).select_from(Upload).where(Upload.owner_id == user.id))
+    return (
+        db.scalar(select(func.count()).select_from(Upload).where(Upload.owner_id == user.id)) or 0
+    )

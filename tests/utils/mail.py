@@ -17,8 +17,11 @@ def mails_to(settings: Settings, address: str) -> list[Message]:
 
 def token_from_mail(message: Message, path: str, settings: Settings) -> str:
     """The token of the one link in `message`, which must point at FRONTEND_URL + `path`."""
-    body = message.get_payload(decode=True).decode()
-    link = re.search(r"(http\S+)", body).group(1)
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes), "a single-part message"
+    found = re.search(r"(http\S+)", payload.decode())
+    assert found, "no link in the message"
+    link = found.group(1)
     parsed = urlparse(link)
     assert f"{parsed.scheme}://{parsed.netloc}" == settings.frontend_url.rstrip("/")
     assert parsed.path == path
