@@ -6,7 +6,7 @@ SQLite file in a temporary folder. Settings are fixed here before the app is imp
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ os.environ.update(
 from alembic import command  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+from passlib.context import CryptContext  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -35,6 +36,8 @@ from app.core.config import Settings, get_settings  # noqa: E402
 from app.core.database import engine as app_engine  # noqa: E402
 from app.core.database import get_db  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.users.models import User  # noqa: E402
+from tests.utils.accounts import PASSWORD, bearer, login  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +46,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def _own_upload_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def _own_upload_dir(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Each test gets an empty upload folder: its rows are rolled back, so its files must go too."""
     from app.uploads.storage import get_storage
 
@@ -98,7 +103,20 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 # --- users and credentials -----------------------------------------------------------------------
 
-PASSWORD = "correct-horse-battery"
+
+@pytest.fixture(scope="session", autouse=True)
+def production_pwd_context() -> Iterator[CryptContext]:
+    """The suite hashes with the cheapest argon2id parameters; this yields production's context.
+
+    At production cost every register, login and password change would spend most of the run in
+    argon2. tests/core/test_security.py checks the production parameters on the yielded context.
+    """
+    from app.core import security
+
+    production = security.pwd_context
+    security.pwd_context = production.copy(argon2__memory_cost=8, argon2__time_cost=1)
+    yield production
+    security.pwd_context = production
 
 
 @pytest.fixture(scope="session")
@@ -109,10 +127,8 @@ def password_hash() -> str:
 
 
 @pytest.fixture
-def make_user(db: Session, password_hash: str):
+def make_user(db: Session, password_hash: str) -> Callable[..., User]:
     """Insert a user directly (one argon2 hash for the whole run keeps the suite fast)."""
-    from app.users.models import User
-
     counter = iter(range(1, 1_000_000))
 
     def _make(email: str | None = None, *, name: str = "Someone", is_admin: bool = False) -> User:
@@ -129,18 +145,10 @@ def make_user(db: Session, password_hash: str):
     return _make
 
 
-def login(client: TestClient, email: str, password: str = PASSWORD) -> dict:
-    response = client.post("/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
-def user_client(client: TestClient, make_user):
+def user_client(
+    client: TestClient, make_user: Callable[..., User]
+) -> tuple[TestClient, User, dict[str, str]]:
     """A (client, user, headers) triple for a logged-in user."""
     user = make_user("owner@example.com", name="Owner")
     tokens = login(client, user.email)

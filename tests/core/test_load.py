@@ -15,7 +15,7 @@ from app.auth import service as auth_service
 from app.core import security
 from app.core.database import BEGIN_AT_FIRST_WRITE, SessionLocal, for_requests, locking, make_engine
 from app.users.models import User
-from tests.conftest import login
+from tests.utils.accounts import login
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from app.users import service as users
 from app.users.errors import EmailTakenError
 from app.users.models import User
 from app.users.schemas import UserCreate
-from tests.conftest import PASSWORD, bearer, login
+from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.db import Borrowed
 
 
 def test_me_and_profile_update(user_client) -> None:
@@ -144,7 +145,7 @@ def test_admin_delete_user(client: TestClient, make_user, db: Session) -> None:
 
 
 def test_create_admin_command_creates_and_promotes(db: Session, monkeypatch, make_user) -> None:
-    monkeypatch.setattr("app.core.database.SessionLocal", lambda: _Borrowed(db))
+    monkeypatch.setattr("app.core.database.SessionLocal", lambda: Borrowed(db))
     monkeypatch.setattr("sys.stdin", io.StringIO("admin-password-1\n"))
     assert cli.main(["create-admin", "--email", "Boss@Example.com", "--password-stdin"]) == 0
     boss = db.scalar(select(User).where(User.email == "boss@example.com"))
@@ -155,19 +156,6 @@ def test_create_admin_command_creates_and_promotes(db: Session, monkeypatch, mak
     assert existing.is_admin is True
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert cli.main(["create-admin", "--email", "weak@example.com", "--password-stdin"]) == 2
-
-
-class _Borrowed:
-    """Lend the test's session to code that opens `with SessionLocal() as session:`."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def __enter__(self) -> Session:
-        return self.session
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def test_simultaneous_registrations_give_one_winner(engine) -> None:

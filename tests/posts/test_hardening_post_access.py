@@ -4,9 +4,9 @@ included, on PATCH and DELETE as on GET; an admin may moderate published posts o
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import bearer, login
-from tests.test_posts import make_post
-from tests.test_uploads_api import image_bytes
+from tests.utils.accounts import bearer, login
+from tests.utils.files import image_bytes
+from tests.utils.posts import make_post
 
 NOT_FOUND = 404
 

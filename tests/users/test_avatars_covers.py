@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 from app import cli as cli
 from app.uploads.models import Upload
 from app.uploads.storage import get_storage
-from tests.conftest import bearer, login
-from tests.test_uploads_api import image_bytes, stored, temporaries
-from tests.test_users import _Borrowed
+from tests.utils.accounts import bearer, login
+from tests.utils.db import Borrowed
+from tests.utils.files import image_bytes, stored, temporaries
 
 
 def upload_avatar(client: TestClient, headers: dict, size=(1600, 800)):
@@ -125,7 +125,7 @@ def test_storage_check_reports_and_fixes(
 ) -> None:
     client, _user, headers = user_client
     store = get_storage().root
-    monkeypatch.setattr("app.core.database.SessionLocal", lambda: _Borrowed(db))
+    monkeypatch.setattr("app.core.database.SessionLocal", lambda: Borrowed(db))
     kept = client.post(
         "/uploads/image",
         headers=headers,

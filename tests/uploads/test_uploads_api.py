@@ -1,6 +1,5 @@
 """Uploads over HTTP: what is accepted, what lands on disk, and that files and rows agree."""
 
-import io
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.uploads.models import Upload
-from tests.conftest import bearer, login
-from tests.test_media import HTML, png_bomb, secret_exif
+from tests.utils.accounts import bearer, login
+from tests.utils.files import HTML, PDF, image_bytes, png_bomb, secret_exif, stored, temporaries
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
-PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
-
-
-def image_bytes(fmt: str, size: tuple[int, int] = (64, 48), **kw) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, "blue").save(buffer, fmt, **kw)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -29,14 +21,6 @@ def store() -> Path:
     from app.uploads.storage import get_storage
 
     return get_storage().root
-
-
-def stored(store: Path) -> set[str]:
-    return {p.name for p in store.iterdir() if p.is_file()}
-
-
-def temporaries(store: Path) -> list[Path]:
-    return list((store / ".tmp").iterdir()) if (store / ".tmp").exists() else []
 
 
 def test_image_type_comes_from_bytes(user_client, store: Path, db: Session) -> None:

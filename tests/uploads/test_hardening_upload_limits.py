@@ -22,9 +22,8 @@ from app.uploads.models import Upload
 from app.uploads.storage import get_storage
 from app.users.models import User
 from bench.decode import rgba_png
-from tests.conftest import PASSWORD, bearer, login
-from tests.test_hardening_uploads import rows_of
-from tests.test_uploads_api import PDF, image_bytes, stored, temporaries
+from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.files import PDF, image_bytes, rows_of, stored, temporaries
 
 # --- 8. decoding is bounded ---------------------------------------------------------------------
 

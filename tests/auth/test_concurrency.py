@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from app.auth.models import LoginAttempt, LoginThrottle, RefreshToken
 from app.main import create_app
 from app.users.models import User
-from tests.conftest import PASSWORD
+from tests.utils.accounts import PASSWORD
 
 
 @pytest.fixture

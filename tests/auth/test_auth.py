@@ -4,7 +4,6 @@ import base64
 import json
 import re
 from datetime import timedelta
-from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,8 @@ from sqlalchemy.orm import Session
 from app.core import security
 from app.core.security import create_token
 from app.users.models import User
-from tests.conftest import PASSWORD, bearer, login
-
-
-def mails_to(settings, address: str) -> list:
-    folder = Path(settings.mail_dir)
-    messages = [message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
-    return [m for m in messages if m["To"] == address]
+from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.mail import mails_to
 
 
 def test_register_returns_private_user_and_mails_welcome(client: TestClient, settings) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.core.security import ALGORITHM
-from tests.conftest import PASSWORD, bearer, login
+from tests.utils.accounts import PASSWORD, bearer, login
 
 
 def _me(client: TestClient, tokens: dict) -> int:

@@ -17,7 +17,7 @@ from app.core.database import THREADPOOL_SIZE, engine, get_db, make_engine, read
 from app.core.runtime import GC_YOUNG_THRESHOLD, settle_gc
 from app.main import create_app
 from app.users.models import User
-from tests.conftest import bearer, login
+from tests.utils.accounts import bearer, login
 
 
 def test_thread_limiter_matches_the_connection_pool(tmp_path: Path) -> None:

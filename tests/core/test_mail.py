@@ -1,7 +1,6 @@
 """Mail: each backend really delivers (file on disk, a live SMTP server), failures never raise."""
 
 import logging
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, tzinfo
 from email import policy
@@ -17,15 +16,10 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from app.core.config import Settings
 from app.core.mail import frontend_link, send_mail
 from app.users.mails import password_reset_message, verification_message, welcome_message
+from tests.utils.servers import free_port
 
 SMTP_USER = "quill"
 SMTP_PASSWORD = "s3cret-pass"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _parse(raw: bytes) -> EmailMessage:
@@ -63,7 +57,7 @@ def _authenticator(
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Controller, CollectingHandler]]:
     handler = CollectingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield controller, handler
@@ -78,7 +72,7 @@ def smtp_auth_server() -> Iterator[tuple[Controller, CollectingHandler]]:
     controller = Controller(
         handler,
         hostname="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         authenticator=_authenticator,
         auth_required=True,
         auth_require_tls=False,
@@ -241,7 +235,7 @@ def test_smtp_wrong_password_is_logged_not_raised(
 
 
 def test_smtp_server_down_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    settings = _smtp_settings(_free_port())  # nothing listens there any more
+    settings = _smtp_settings(free_port())  # nothing listens there any more
 
     with caplog.at_level(logging.ERROR, logger="quill.mail"):
         send_mail("dave@example.com", "Nobody home", "hello", settings)

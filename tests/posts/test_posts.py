@@ -10,7 +10,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.posts.models import Post
-from tests.conftest import bearer, login
+from tests.utils.accounts import bearer, login
+from tests.utils.posts import make_post
 
 
 @pytest.fixture
@@ -21,13 +22,6 @@ def authors(client: TestClient, make_user):
         user = make_user(f"{name}@example.com", name=name.title(), is_admin=is_admin)
         people[name] = (user, bearer(login(client, user.email)["access_token"]))
     return people
-
-
-def make_post(client: TestClient, headers: dict, **fields) -> dict:
-    body = {"title": "A title", "content": "Some content", **fields}
-    response = client.post("/posts", headers=headers, json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def test_create_post_shape_and_defaults(client: TestClient, authors) -> None:

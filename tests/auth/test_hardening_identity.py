@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 from app.auth.models import ApiKey
 from app.uploads.models import Upload
 from app.users.models import User
-from tests.conftest import PASSWORD, bearer, login
-from tests.test_accounts import token_from_mail
-from tests.test_auth import mails_to
+from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.mail import mails_to, token_from_mail
 
 
 def _register(client: TestClient, email: str, password: str = PASSWORD) -> dict:

@@ -15,8 +15,8 @@ from app.auth.models import MailSlot
 from app.core.config import Settings
 from app.main import create_app
 from app.users.models import User
-from tests.conftest import bearer, login
-from tests.test_auth import mails_to
+from tests.utils.accounts import bearer, login
+from tests.utils.mail import mails_to
 
 
 def test_default_is_three_an_hour() -> None:

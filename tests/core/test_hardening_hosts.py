@@ -2,9 +2,6 @@
 believed only from FORWARDED_ALLOW_IPS."""
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +16,7 @@ from app.auth.models import LoginAttempt
 from app.core.config import Settings
 from app.core.database import get_db
 from app.main import create_app
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.utils.servers import REPO_ROOT, free_port, serve
 
 
 def _app(db: Session, settings: Settings, **changes: object) -> FastAPI:
@@ -110,15 +106,9 @@ def test_garbage_forwarded_for_from_a_trusted_peer_is_dropped(
     assert list(ips) == [None, None, None]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_served_app_ignores_forwarded_for_by_default(tmp_path: Path) -> None:
     """`python -m app serve` itself: uvicorn's own default would believe 127.0.0.1's header."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
@@ -127,24 +117,7 @@ def test_served_app_ignores_forwarded_for_by_default(tmp_path: Path) -> None:
         "PORT": str(port),
     }
     env.pop("FORWARDED_ALLOW_IPS", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
+    with serve(env, cwd=REPO_ROOT, log=tmp_path / "server.log") as base:
         response = httpx.post(
             f"{base}/auth/login",
             json={"email": "served@example.com", "password": "wrong-password"},
@@ -152,10 +125,9 @@ def test_served_app_ignores_forwarded_for_by_default(tmp_path: Path) -> None:
         )
         assert response.status_code == 401
         log_file = tmp_path / "login_log.txt"
-        while not log_file.exists() and time.monotonic() < deadline:  # a background task
+        deadline = time.monotonic() + 30
+        # A background task writes the line; the file can exist a moment before the line does.
+        while not _read(log_file) and time.monotonic() < deadline:
             time.sleep(0.05)
         line = log_file.read_text(encoding="utf-8")
         assert "IP: 127.0.0.1" in line and "203.0.113.9" not in line
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,13 +20,9 @@ from app.uploads.models import Upload
 from app.uploads.storage import get_storage
 from app.users import service as users
 from app.users.models import User
-from tests.test_uploads_api import image_bytes, stored, temporaries
+from tests.utils.files import image_bytes, rows_of, stored, temporaries
 
 THREE_IMAGES = [("files", (f"{i}.png", image_bytes("PNG", (300, 200)), "image/png")) for i in "abc"]
-
-
-def rows_of(db: Session, user: User) -> int:
-    return db.scalar(select(func.count()).select_from(Upload).where(Upload.owner_id == user.id))
 
 
 def nothing_left(db: Session, user: User) -> None:

@@ -6,9 +6,6 @@ TEST_DATABASE_URL server) and real threads sending at once.
 """
 
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.lockout import CHECK_DEADLINE
 from app.auth.models import LoginAttempt
-from tests.conftest import PASSWORD
+from tests.utils.accounts import PASSWORD
+from tests.utils.servers import free_port, serve
 
 MAX_FAILURES = 5
 
@@ -36,12 +34,6 @@ class Server:
     base: str
     database_url: str
     login_log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _admin(url: str, statements: list[str]) -> None:
@@ -75,7 +67,7 @@ def scratch_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server(scratch_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("lockout-server")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": scratch_database,
@@ -93,33 +85,8 @@ def server(scratch_database: str, tmp_path_factory: pytest.TempPathFactory) -> I
         # Per-address rate limits (where they exist) would answer 429 RATE_LIMITED first.
         "RATE_LIMIT_ENABLED": "false",
     }
-    errors = work / "server.err"
-    with errors.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"], cwd=work, env=env, stdout=err, stderr=err
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(errors.read_text()[-2000:])
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
+    with serve(env, cwd=work, log=work / "server.err") as base:
         yield Server(base, scratch_database, work / "login_log.txt")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _register(server: Server, email: str) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD
-from tests.test_uploads_api import image_bytes
+from tests.utils.accounts import PASSWORD
+from tests.utils.files import image_bytes
 
 NUL = "\x00"
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE

@@ -8,9 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.cli import main as cli
-from tests.conftest import PASSWORD, bearer, login
-from tests.test_accounts import token_from_mail
-from tests.test_auth import mails_to
+from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.mail import mails_to, token_from_mail
 
 # --- email change --------------------------------------------------------------------------------
 

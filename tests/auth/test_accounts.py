@@ -1,8 +1,6 @@
 """Password change and reset, email verification, lockout."""
 
-import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -13,17 +11,8 @@ from app.auth.models import LoginAttempt
 from app.core.security import create_token
 from app.users import service as users
 from app.users.schemas import UserCreate, UserUpdate
-from tests.conftest import PASSWORD, bearer, login
-from tests.test_auth import mails_to
-
-
-def token_from_mail(message, path: str, settings) -> str:
-    body = message.get_payload(decode=True).decode()
-    link = re.search(r"(http\S+)", body).group(1)
-    parsed = urlparse(link)
-    assert f"{parsed.scheme}://{parsed.netloc}" == settings.frontend_url.rstrip("/")
-    assert parsed.path == path
-    return parse_qs(parsed.query)["token"][0]
+from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.mail import mails_to, token_from_mail
 
 
 def test_password_change_ends_every_session(client: TestClient, make_user) -> None:

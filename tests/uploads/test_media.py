@@ -1,7 +1,6 @@
 """Type detection and image re-encoding, on real files written by the tests."""
 
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from PIL import Image
 from app.core.errors import ERROR_TABLE
 from app.uploads.errors import ImageTooLargeError, UnsupportedMediaTypeError
 from app.uploads.media import AVATAR_FIT, COVER_FIT, detect, process_image
+from tests.utils.files import GPS_IFD, HTML, png_bomb, png_chunk, secret_exif
 
 MINIMAL_PDF = (
     b"%PDF-1.4\n"
@@ -22,8 +22,6 @@ MINIMAL_PDF = (
 SVG = (
     b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 )
-HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
-ORIENTATION, MAKE, GPS_IFD = 0x0112, 0x010F, 0x8825
 
 
 def write_image(
@@ -31,35 +29,6 @@ def write_image(
 ) -> Path:
     Image.new(mode, size, "red" if mode in ("RGB", "RGBA") else 1).save(path, fmt, **kw)
     return path
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_bomb(path: Path, width: int, height: int) -> Path:
-    """A genuine 1-bit PNG of width×height: a few KB on disk, width×height bytes once decoded."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    row = b"\x00" * (1 + (width + 7) // 8)
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
-    return path
-
-
-def secret_exif(orientation: int = 1) -> Image.Exif:
-    exif = Image.Exif()
-    exif[ORIENTATION] = orientation
-    exif[MAKE] = "SECRETCAM"
-    gps = exif.get_ifd(GPS_IFD)
-    gps[1], gps[2] = "N", (52.0, 22.0, 30.0)
-    gps[3], gps[4] = "E", (4.0, 53.0, 10.0)
-    return exif
 
 
 # -- detection ----------------------------------------------------------------------------
