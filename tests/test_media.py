@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from app.core.errors import ERROR_TABLE
+from app.posts.covers import COVER_FIT
 from app.uploads.errors import ImageTooLargeError, UnsupportedMediaTypeError
-from app.uploads.media import AVATAR_FIT, COVER_FIT, detect, process_image
+from app.uploads.media import AVATAR_FIT, detect, process_image
 
 MINIMAL_PDF = (
     b"%PDF-1.4\n"
