@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from app.core.errors import NotFoundError
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
 from app.uploads import guard as guard
-from app.uploads.media import detect, process_image
+from app.uploads.media import AVATAR_FIT, detect, process_image
 from app.uploads.models import Upload, UploadKind
 from app.uploads.multipart import ParsedForm, ReceivedFile
 from app.uploads.storage import Storage, new_name
@@ -292,6 +292,9 @@ class _AvatarHolder(Protocol):
     avatar_name: str | None
 
 
+_Holder = TypeVar("_Holder", bound=_AvatarHolder)
+
+
 def _avatar_slot(user: _AvatarHolder, fit: tuple[int, int]) -> Slot:
     def lock(session: Session) -> str | None:
         if not guard.lock_row(session, user):
@@ -305,11 +308,11 @@ def _avatar_slot(user: _AvatarHolder, fit: tuple[int, int]) -> Slot:
 
 
 def set_avatar(
-    session: Session, storage: Storage, user: _AvatarHolder, form: ParsedForm, fit: tuple[int, int]
-) -> _AvatarHolder:
+    session: Session, storage: Storage, user: _Holder, form: ParsedForm, fit: tuple[int, int]
+) -> _Holder:
     replace_file(session, storage=storage, slot=_avatar_slot(user, fit), form=form)
     return user
 
 
 def remove_avatar(session: Session, storage: Storage, user: _AvatarHolder) -> None:
-    clear_file(session, storage=storage, slot=_avatar_slot(user, (0, 0)))
+    clear_file(session, storage=storage, slot=_avatar_slot(user, AVATAR_FIT))

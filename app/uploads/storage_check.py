@@ -40,7 +40,7 @@ def file_name_columns() -> Iterator[InstrumentedAttribute[str | None]]:
 
 
 def fix_storage(session: Session, storage: Storage, report: StorageReport) -> None:
-    """Remove stray files, rows whose file is gone (and the avatar/cover references to them),
+    """Remove stray files, rows whose file is gone (and the references to them: avatars, covers),
     and temporaries older than an hour."""
     missing = report.rows_without_files
     if missing:
