@@ -78,8 +78,12 @@ def create_admin(args: argparse.Namespace) -> int:
 def storage_check(args: argparse.Namespace) -> int:
     """Report files without rows and rows without files; `--fix` removes them."""
     from app.core.database import SessionLocal
+
+    # Every domain's models, so the columns that hold a file's name are checked with them.
+    from app.posts import models as _posts  # noqa: F401
     from app.uploads import storage_check as check
     from app.uploads.storage import get_storage
+    from app.users import models as _users  # noqa: F401
 
     storage = get_storage()
     with SessionLocal() as session:

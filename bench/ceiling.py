@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from app.core.database import THREADPOOL_SIZE, engine, for_requests
 from app.core.pagination import count_query
 from app.core.runtime import settle_gc
-from app.posts.service import AUTHOR_PREFIX, published_query
+from app.posts.public import AUTHOR_PREFIX, published_query
 
 
 @asynccontextmanager

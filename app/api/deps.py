@@ -103,7 +103,7 @@ PageDep = Annotated[PageParams, Depends(get_page_params)]
 
 def get_changeable_post(post_id: IdPath, user: CurrentUser, session: SessionDep) -> Post:
     """Load a post and check the caller may change it, once, for every route that changes one."""
-    return posts.get_for_change(session, post_id, user)
+    return posts.get_for_change(session, post_id=post_id, user=user)
 
 
 ChangeablePost = Annotated[Post, Depends(get_changeable_post)]
@@ -111,7 +111,7 @@ ChangeablePost = Annotated[Post, Depends(get_changeable_post)]
 
 def get_authored_post(post_id: IdPath, user: CurrentUser, session: SessionDep) -> Post:
     """Like ChangeablePost, but for the author only (a cover is the author's choice)."""
-    return posts.get_for_change(session, post_id, user, admin_ok=False)
+    return posts.get_for_change(session, post_id=post_id, user=user, admin_ok=False)
 
 
 AuthoredPost = Annotated[Post, Depends(get_authored_post)]

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.models import NO_ID_REUSE, Base, TimestampMixin
+from app.uploads.models import file_name_column
 from app.uploads.storage import public_url
 from app.users.models import User
 
@@ -32,7 +33,7 @@ class Post(TimestampMixin, Base):
     published: Mapped[bool] = mapped_column(default=False)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # The stored name of the cover's file (its `uploads` row has kind "cover").
-    cover_name: Mapped[str | None] = mapped_column(String(80), default=None)
+    cover_name: Mapped[str | None] = file_name_column()
 
     @property
     def cover_image_url(self) -> str | None:

@@ -1,24 +1,25 @@
-"""What the transaction that stores an upload's rows checks first: the owner and the target still
-exist, and the owner's quota holds.
+"""What the transaction that stores an upload's rows checks first: the owner and the row the file
+is for still exist, and the owner's quota holds.
 
 An upload streams in, and is decoded, with no transaction open, so the account or post it is for
 can be deleted meanwhile. The transaction that inserts its rows therefore starts by locking the
-owner's row (and the post's, for a cover) and reading them afresh: a vanished account is 401, a
-vanished post 404, never a foreign-key or stale-data error. The same lock serialises one user's
-uploads, so the quota is summed and checked with no other upload of theirs in between: two
-uploads at once cannot both pass on the same headroom.
+owner's row (and the row that will hold the file, through `lock_row`, for an avatar or a cover)
+and reading them afresh: a vanished account is 401, a vanished post 404, never a foreign-key or
+stale-data error. The same lock serialises one owner's uploads, so the quota is summed and
+checked with no other upload of theirs in between: two uploads at once cannot both pass on the
+same headroom.
 """
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from functools import cache
+
+from sqlalchemy import Column, func, select
+from sqlalchemy.orm import Session, object_mapper
 
 from app.core.config import get_settings
 from app.core.database import LOCKS
-from app.core.errors import NotAuthenticatedError, NotFoundError
-from app.posts.models import Post
+from app.core.errors import NotAuthenticatedError
 from app.uploads.errors import QuotaExceededError
 from app.uploads.models import Upload
-from app.users.models import User
 
 MIB = 1024 * 1024
 
@@ -27,30 +28,43 @@ class AccountGoneError(NotAuthenticatedError):
     message = "The account no longer exists"
 
 
-def _locked(session: Session, model: type[User] | type[Post], row_id: int) -> User | Post | None:
-    # FOR NO KEY UPDATE on PostgreSQL (plain FOR UPDATE elsewhere): it excludes other uploads and
-    # deletes of the row, but not inserts elsewhere that merely reference it (new posts, tokens).
-    # populate_existing: the caller's loaded object is refreshed, so what it read before the
-    # upload streamed in (an old avatar name) is current again.
+@cache
+def _owner_key() -> Column[int]:
+    # The owners' key is whatever uploads.owner_id references: uploads need not know the model.
+    (foreign_key,) = Upload.__table__.c.owner_id.foreign_keys
+    column: Column[int] = foreign_key.column
+    return column
+
+
+def lock_owner(session: Session, *, owner_id: int) -> None:
+    """Lock the owner's row for the rest of the transaction; 401 if the account is gone.
+
+    FOR NO KEY UPDATE on PostgreSQL (plain FOR UPDATE elsewhere): it excludes other uploads and
+    deletes of the row, but not inserts elsewhere that merely reference it (new posts, tokens)."""
+    key = _owner_key()
     stmt = (
-        select(model)
-        .where(model.id == row_id)
+        select(key)
+        .where(key == owner_id)
         .with_for_update(key_share=True)
-        .execution_options(populate_existing=True, **{LOCKS: True})
+        .execution_options(**{LOCKS: True})
     )
-    return session.scalar(stmt)
-
-
-def lock_owner(session: Session, owner: User) -> None:
-    """Lock the owner's row for the rest of the transaction; 401 if the account is gone."""
-    if _locked(session, User, owner.id) is None:
+    if session.scalar(stmt) is None:
         raise AccountGoneError()
 
 
-def lock_post(session: Session, post: Post) -> None:
-    """Lock the post's row for the rest of the transaction; 404 if it is gone."""
-    if _locked(session, Post, post.id) is None:
-        raise NotFoundError("Post not found")
+def lock_row(session: Session, row: object) -> bool:
+    """Lock a loaded ORM object's row as `lock_owner` does and refresh the object from it, so what
+    was read before the upload streamed in (an old avatar or cover name) is current again.
+    False if the row is gone; the row's own domain says what that means."""
+    mapper = object_mapper(row)
+    key = mapper.primary_key_from_instance(row)
+    stmt = (
+        select(mapper)
+        .where(*(column == value for column, value in zip(mapper.primary_key, key, strict=True)))
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True, **{LOCKS: True})
+    )
+    return session.scalar(stmt) is not None
 
 
 def stored_bytes(session: Session, owner_id: int) -> int:
@@ -60,7 +74,7 @@ def stored_bytes(session: Session, owner_id: int) -> int:
     return int(total or 0)
 
 
-def check_quota(session: Session, owner_id: int, *, adding: int, freeing: int = 0) -> None:
+def check_quota(session: Session, *, owner_id: int, adding: int, freeing: int = 0) -> None:
     """413 QUOTA_EXCEEDED if the owner's files, plus `adding` less `freeing`, pass the quota.
     Call with the owner's row locked (`lock_owner`)."""
     quota = get_settings().upload_quota_bytes

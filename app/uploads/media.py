@@ -29,16 +29,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 
 import puremagic
 from PIL import Image, ImageOps
 
 from app.core.config import get_settings
 from app.uploads.errors import ImageTooLargeError, UnsupportedMediaTypeError
+from app.uploads.types import GIF, JPEG, PDF, PNG, WEBP, FileType, accepted
 
-AVATAR_FIT = (512, 512)
-COVER_FIT = (1920, 1920)
 # 40 MP covers any camera photo and bounds a decoded frame to ~160 MB (RGBA).
 DEFAULT_MAX_PIXELS = 40_000_000
 # The bytes a decoded frame may take, counted as width × height × bands, per pixel of the limit:
@@ -53,27 +52,12 @@ _PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
 
 
 @dataclass(frozen=True)
-class DetectedType:
-    mime: str
-    ext: str
-    kind: Literal["image", "pdf"]
-
-
-@dataclass(frozen=True)
 class ImageInfo:
     mime: str
     ext: str
     width: int
     height: int
 
-
-JPEG = DetectedType("image/jpeg", ".jpg", "image")
-PNG = DetectedType("image/png", ".png", "image")
-WEBP = DetectedType("image/webp", ".webp", "image")
-GIF = DetectedType("image/gif", ".gif", "image")
-PDF = DetectedType("application/pdf", ".pdf", "pdf")
-
-_PILLOW_FORMAT = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", GIF: "GIF"}
 
 _SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     "JPEG": {"quality": 85, "optimize": True},
@@ -94,7 +78,7 @@ _NATIVE_MODES = {
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
-def _sniff(head: bytes) -> DetectedType | None:
+def _sniff(head: bytes) -> FileType | None:
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -108,7 +92,7 @@ def _sniff(head: bytes) -> DetectedType | None:
     return None
 
 
-def _sniffer_agrees(head: bytes, detected: DetectedType) -> bool:
+def _sniffer_agrees(head: bytes, detected: FileType) -> bool:
     try:
         matches = puremagic.magic_string(head)
     except puremagic.PureError:
@@ -122,7 +106,14 @@ def _has_pdf_trailer(fh: BinaryIO) -> bool:
     return b"%%EOF" in fh.read()
 
 
-def detect(path: Path, *, allow_pdf: bool = False) -> DetectedType:
+def _refusal(allow_pdf: bool) -> str:
+    allowed = accepted(allow_pdf=allow_pdf)
+    images = ", ".join(t.label for t in allowed if t.is_image)
+    documents = "".join(f" and {t.label}" for t in allowed if not t.is_image)
+    return f"Unsupported file type: allowed are {images} images{documents}"
+
+
+def detect(path: Path, *, allow_pdf: bool = False) -> FileType:
     """The allowed type `path` holds, judged from its bytes, or `UnsupportedMediaTypeError`.
 
     For images this reads the header only; `process_image` decodes the pixels in full.
@@ -131,19 +122,16 @@ def detect(path: Path, *, allow_pdf: bool = False) -> DetectedType:
         head = fh.read(_HEAD_BYTES)
         detected = _sniff(head)
         if detected is None or not _sniffer_agrees(head, detected):
-            raise UnsupportedMediaTypeError(
-                "Unsupported file type: allowed are JPEG, PNG, WebP, GIF images"
-                + (" and PDF" if allow_pdf else "")
-            )
+            raise UnsupportedMediaTypeError(_refusal(allow_pdf))
         if detected is PDF:
-            if not allow_pdf:
+            if detected not in accepted(allow_pdf=allow_pdf):
                 raise UnsupportedMediaTypeError("Only images are accepted here, not PDF")
             if not _has_pdf_trailer(fh):
                 raise UnsupportedMediaTypeError("The PDF is incomplete: no %%EOF at its end")
             return PDF
     try:
         # Only the plugin matching the signature may parse it: no format fallback.
-        with Image.open(path, formats=[_PILLOW_FORMAT[detected]]) as im:
+        with Image.open(path, formats=[_pillow_format(detected)]) as im:
             if im.width < 1 or im.height < 1:
                 raise UnsupportedMediaTypeError("The image has no pixels")
     except Image.DecompressionBombError:
@@ -151,6 +139,12 @@ def detect(path: Path, *, allow_pdf: bool = False) -> DetectedType:
     except _DECODE_ERRORS:
         raise UnsupportedMediaTypeError("The file is not a readable image") from None
     return detected
+
+
+def _pillow_format(detected: FileType) -> str:
+    if detected.pillow_format is None:
+        raise UnsupportedMediaTypeError("The file is not a readable image")
+    return detected.pillow_format
 
 
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
@@ -265,9 +259,9 @@ def process_image(
 
 
 def _reencode(
-    src: Path, dst: Path, detected: DetectedType, fit: tuple[int, int] | None, max_pixels: int
+    src: Path, dst: Path, detected: FileType, fit: tuple[int, int] | None, max_pixels: int
 ) -> ImageInfo:
-    fmt = _PILLOW_FORMAT[detected]
+    fmt = _pillow_format(detected)
     im = _decode(src, fmt, fit, max_pixels)
     if fit is not None:
         im = _fit_within(im, fit)

@@ -1,11 +1,14 @@
 """Uploads: files and rows agree.
 
 A received file is checked and (for images) re-encoded into a temporary; then its row is
-committed, in a transaction that first locks the owner (and the post) and checks the quota
-(app/services/upload_guard.py); then the temporary is moved into place. Whatever fails before the
-move, the temporaries are deleted. Files a change replaces or deletes are removed only after the
-transaction that let go of them has committed. app/services/storage_check.py finds what a crash
-between those steps could leave behind.
+committed, in a transaction that first locks the owner (and the row the file is for) and checks
+the quota (app/uploads/guard.py); then the temporary is moved into place. Whatever fails before
+the move, the temporaries are deleted. Files a change replaces or deletes are removed only after
+the transaction that let go of them has committed. app/uploads/storage_check.py finds what a
+crash between those steps could leave behind.
+
+Uploads know no other domain: a row that holds one file (a user's avatar, a post's cover) comes
+as a `Slot` its own domain builds (app/users/avatars.py, app/posts/covers.py).
 """
 
 import hashlib
@@ -13,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,18 +24,13 @@ from sqlalchemy.orm import Session
 from app.core.errors import NotFoundError
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
-from app.posts.models import Post
 from app.uploads import guard as guard
 from app.uploads.media import detect, process_image
-from app.uploads.models import Upload
+from app.uploads.models import Upload, UploadKind
 from app.uploads.multipart import ParsedForm, ReceivedFile
-from app.uploads.schemas import UploadPublic
 from app.uploads.storage import Storage, new_name
-from app.users.models import User
 
 logger = logging.getLogger("quill.uploads")
-
-KIND_UPLOAD, KIND_AVATAR, KIND_COVER = "upload", "avatar", "cover"
 
 
 @dataclass
@@ -60,7 +59,7 @@ def prepare(
 ) -> Prepared:
     """Decide the type from the bytes; re-encode images (metadata gone, bombs refused)."""
     detected = detect(received.temp_path, allow_pdf=allow_pdf)
-    if detected.kind == "pdf":
+    if not detected.is_image:
         return Prepared(
             received.temp_path,
             received.original_name,
@@ -102,13 +101,14 @@ def prepare_all(
 
 
 def discard(prepared: Iterable[Prepared]) -> None:
+    """Delete prepared temporaries that will not be stored."""
     for item in prepared:
         item.temp_path.unlink(missing_ok=True)
 
 
-def _row(owner: User, item: Prepared, kind: str, description: str | None) -> Upload:
+def _row(owner_id: int, item: Prepared, kind: UploadKind, description: str | None) -> Upload:
     return Upload(
-        owner_id=owner.id,
+        owner_id=owner_id,
         kind=kind,
         filename=new_name(item.ext),
         original_name=item.original_name or f"file{item.ext}",
@@ -121,7 +121,7 @@ def _row(owner: User, item: Prepared, kind: str, description: str | None) -> Upl
 
 def _commit(session: Session, prepared: list[Prepared]) -> None:
     """Commit what the caller added. If anything fails before the commit is through (a vanished
-    owner or post, the quota, the database), nothing was stored: the transaction is rolled back
+    owner or holder, the quota, the database), nothing was stored: the transaction is rolled back
     and the prepared temporaries are deleted, so none outlives the request."""
     try:
         session.commit()
@@ -177,14 +177,15 @@ def remove_files(storage: Storage, names: Iterable[str | None]) -> None:
 
 
 def save_uploads(
-    session: Session, storage: Storage, owner: User, form: ParsedForm, *, allow_pdf: bool
+    session: Session, *, storage: Storage, owner_id: int, form: ParsedForm, allow_pdf: bool
 ) -> list[Upload]:
+    """Store every file of `form` as the owner's uploads, all or none."""
     prepared = prepare_all(storage, form, allow_pdf=allow_pdf)
     description = form.fields.get("description") or None
     try:
-        guard.lock_owner(session, owner)
-        guard.check_quota(session, owner.id, adding=sum(item.size for item in prepared))
-        pairs = [(_row(owner, item, KIND_UPLOAD, description), item) for item in prepared]
+        guard.lock_owner(session, owner_id=owner_id)
+        guard.check_quota(session, owner_id=owner_id, adding=sum(item.size for item in prepared))
+        pairs = [(_row(owner_id, item, UploadKind.UPLOAD, description), item) for item in prepared]
         session.add_all(row for row, _ in pairs)
     except BaseException:
         _abandon(session, prepared)
@@ -194,31 +195,36 @@ def save_uploads(
     return [row for row, _ in pairs]
 
 
-def _replace_single(
-    session: Session,
-    storage: Storage,
-    owner: User,
-    form: ParsedForm,
-    kind: str,
-    fit: tuple[int, int],
-    target: User | Post,
-    attr: str,
-) -> None:
-    """Store one image as `target.<attr>` (an avatar or a cover), letting go of the old one."""
-    item = prepare_all(storage, form, allow_pdf=False, fit=fit)[0]
+@dataclass(frozen=True)
+class Slot:
+    """The one file a row holds by its stored name (a user's avatar, a post's cover), as the row's
+    own domain reaches it: uploads never see the row's model.
+
+    `lock` runs first in the transaction that changes the file: it locks the row, reads it afresh
+    (`guard.lock_row`), raises the domain's error if the row is gone, and returns the name the row
+    holds now. `attach` points the row at another name (None: at nothing)."""
+
+    kind: UploadKind
+    owner_id: int  # whose quota the file counts against
+    fit: tuple[int, int]  # images are scaled down to fit this box
+    lock: Callable[[Session], str | None]
+    attach: Callable[[str | None], None]
+
+
+def replace_file(session: Session, *, storage: Storage, slot: Slot, form: ParsedForm) -> None:
+    """Store the image in `form` as the slot's file, letting go of the one it held."""
+    item = prepare_all(storage, form, allow_pdf=False, fit=slot.fit)[0]
     try:
-        guard.lock_owner(session, owner)
-        if isinstance(target, Post):
-            guard.lock_post(session, target)
+        guard.lock_owner(session, owner_id=slot.owner_id)
         # Read under the lock: another replacement may have committed while this one streamed.
-        old_name: str | None = getattr(target, attr)
+        old_name = slot.lock(session)
         freeing = guard.size_of(session, old_name)
-        guard.check_quota(session, owner.id, adding=item.size, freeing=freeing)
-        row = _row(owner, item, kind, None)
+        guard.check_quota(session, owner_id=slot.owner_id, adding=item.size, freeing=freeing)
+        row = _row(slot.owner_id, item, slot.kind, None)
         session.add(row)
         if old_name:
             delete_rows(session, [old_name])
-        setattr(target, attr, row.filename)
+        slot.attach(row.filename)
     except BaseException:
         _abandon(session, [item])
         raise
@@ -229,57 +235,42 @@ def _replace_single(
         [(row, item)],
         replaced=[old_name] if old_name else [],
         # The old row is gone with the commit: point at nothing rather than at a missing file.
-        undo=lambda: setattr(target, attr, None),
+        undo=lambda: slot.attach(None),
     )
 
 
-def set_avatar(
-    session: Session, storage: Storage, user: User, form: ParsedForm, fit: tuple[int, int]
-) -> User:
-    _replace_single(session, storage, user, form, KIND_AVATAR, fit, user, "avatar_name")
-    return user
-
-
-def remove_avatar(session: Session, storage: Storage, user: User) -> None:
-    old = user.avatar_name
-    if old is None:
+def clear_file(session: Session, *, storage: Storage, slot: Slot) -> None:
+    """Let go of the slot's file, if it holds one: its row, then (committed) the file."""
+    old_name = slot.lock(session)
+    if old_name is None:
+        session.commit()  # ends the transaction the lock began
         return
-    user.avatar_name = None
-    delete_rows(session, [old])
+    slot.attach(None)
+    delete_rows(session, [old_name])
     session.commit()
-    remove_files(storage, [old])
-
-
-def set_cover(
-    session: Session,
-    storage: Storage,
-    post: Post,
-    author: User,
-    form: ParsedForm,
-    fit: tuple[int, int],
-) -> Post:
-    _replace_single(session, storage, author, form, KIND_COVER, fit, post, "cover_name")
-    return post
+    remove_files(storage, [old_name])
 
 
 def delete_rows(session: Session, names: list[str]) -> None:
+    """Delete the rows of these stored names (the caller commits, then `remove_files`)."""
     for row in session.scalars(select(Upload).where(Upload.filename.in_(names))):
         session.delete(row)
 
 
-def list_uploads(session: Session, owner: User, params: PageParams) -> Page[UploadPublic]:
+def list_uploads(session: Session, *, owner_id: int, params: PageParams) -> Page[Any]:
+    """A page of the owner's /uploads files (not avatars or covers), newest first, as rows."""
     stmt = (
         select(Upload)
-        .where(Upload.owner_id == owner.id, Upload.kind == KIND_UPLOAD)
+        .where(Upload.owner_id == owner_id, Upload.kind == UploadKind.UPLOAD)
         .order_by(Upload.created_at.desc(), Upload.id.desc())
     )
-    return paginate(session, stmt, params, transform=UploadPublic.model_validate)
+    return paginate(session, stmt, params)
 
 
-def delete_upload(session: Session, storage: Storage, owner: User, upload_id: int) -> None:
+def delete_upload(session: Session, *, storage: Storage, owner_id: int, upload_id: int) -> None:
     row = session.get(Upload, upload_id)
     # Someone else's file, or an avatar/cover (removed through their own routes), is not found.
-    if row is None or row.owner_id != owner.id or row.kind != KIND_UPLOAD:
+    if row is None or row.owner_id != owner_id or row.kind != UploadKind.UPLOAD:
         raise NotFoundError("Upload not found")
     session.delete(row)
     session.commit()
@@ -287,4 +278,5 @@ def delete_upload(session: Session, storage: Storage, owner: User, upload_id: in
 
 
 def owned_file_names(session: Session, owner_id: int) -> list[str]:
+    """Every stored name the owner has, of every kind (to remove them with the account)."""
     return list(session.scalars(select(Upload.filename).where(Upload.owner_id == owner_id)))

@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, overload, runtime_checkable
 
 from app.core.errors import NotFoundError
+from app.uploads.types import EXTENSIONS
 
 logger = logging.getLogger("quill.storage")
 
-ALLOWED_EXTENSIONS = frozenset({".jpg", ".png", ".webp", ".gif", ".pdf"})
 TMP_DIR_NAME = ".tmp"
 # A temporary untouched this long belongs to no request: a streaming upload rewrites its file with
 # every chunk, and the rest of a request takes seconds. Younger ones may be another worker's
@@ -36,7 +36,8 @@ STALE_TEMP_SECONDS = 3600
 URL_PREFIX = "/files/"
 
 # Deliberately narrow: only what `new_name` produces. \Z, not $, so a trailing newline fails too.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{16,64}\.(?:jpg|png|webp|gif|pdf)\Z")
+_STORED_EXTENSIONS = "|".join(sorted(re.escape(ext.removeprefix(".")) for ext in EXTENSIONS))
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{16,64}\.(?:" + _STORED_EXTENSIONS + r")\Z")
 
 
 class StoredFileNotFoundError(NotFoundError):
@@ -51,7 +52,7 @@ def safe_name(name: object) -> bool:
 def new_name(ext: str) -> str:
     """A fresh random stored name with extension `ext` (".png" or "png")."""
     ext = ext if ext.startswith(".") else "." + ext
-    if ext not in ALLOWED_EXTENSIONS:
+    if ext not in EXTENSIONS:
         raise ValueError(f"extension {ext!r} is not one we store")
     # 24 random bytes -> 32 URL-safe characters: unguessable, and never collides in practice.
     return secrets.token_urlsafe(24) + ext
@@ -194,5 +195,13 @@ def get_storage() -> Storage:
     return LocalStorage(get_settings().upload_dir)
 
 
+@overload
+def public_url(name: str) -> str: ...
+@overload
+def public_url(name: None) -> None: ...
+@overload
+def public_url(name: str | None) -> str | None: ...
 def public_url(name: str | None) -> str | None:
+    """The URL a client fetches a stored file at, or None for no file: every file URL in an
+    answer (an upload's, an avatar's, a cover's) is built here, by the storage in use."""
     return get_storage().url(name) if name else None

@@ -9,6 +9,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import NO_ID_REUSE, Base, EmailColumn, TimestampMixin
+from app.uploads.models import file_name_column
 from app.uploads.storage import public_url
 
 
@@ -36,7 +37,7 @@ class User(TimestampMixin, Base):
     # ends every session at once.
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     # The stored name of the avatar's file (its `uploads` row has kind "avatar").
-    avatar_name: Mapped[str | None] = mapped_column(String(80), default=None)
+    avatar_name: Mapped[str | None] = file_name_column()
 
     @property
     def avatar_url(self) -> str | None:

@@ -126,7 +126,7 @@ def delete_user(session: Session, *, storage: Storage, user: User) -> None:
     then their files, once nothing refers to them any more."""
     # Lock the row first, as an upload's transaction does: an upload committing between reading
     # the names and the delete would otherwise leave its file behind, with no row.
-    upload_guard.lock_owner(session, user)
+    upload_guard.lock_owner(session, owner_id=user.id)
     files = uploads.owned_file_names(session, user.id)
     session.delete(user)
     session.commit()

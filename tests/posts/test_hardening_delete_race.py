@@ -60,7 +60,7 @@ def test_cover_set_after_loading_is_removed_with_the_post(committed_post: int) -
             post.cover_name = name
             uploading.commit()
 
-        posts.delete_post(deleting, storage, stale)
+        posts.delete_post(deleting, storage=storage, post=stale)
 
     assert not storage.exists(name)
     with SessionLocal() as check:

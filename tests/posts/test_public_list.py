@@ -5,10 +5,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.posts.models import Post
+from app.posts.public import AUTHOR_COLUMNS, AUTHOR_PREFIX, POST_COLUMNS
 from app.posts.schemas import PostPublic
-from app.posts.service import AUTHOR_COLUMNS, AUTHOR_PREFIX, FILE_URL_COLUMNS, POST_COLUMNS
 from app.users.models import User
 from app.users.schemas import UserPublic
+
+# Fields that are a stored file's URL, and the column holding the file's name.
+FILE_URL_COLUMNS = {"cover_image_url": "cover_name", "avatar_url": "avatar_name"}
 
 
 def test_list_items_match_the_single_post(client: TestClient, make_user, db: Session) -> None:

@@ -52,7 +52,7 @@ def failing_commit(db: Session) -> Iterator[None]:
 @pytest.mark.usefixtures("failing_commit")
 def test_failed_commit_leaves_no_temporaries(user_client, db: Session) -> None:
     client, user, headers = user_client
-    post = posts.create_post(db, user, posts_body())
+    post = posts.create_post(db, author=user, data=posts_body())
     for _ in range(3):
         answer = client.post("/uploads", headers=headers, files=THREE_IMAGES)
         assert answer.status_code == 500
@@ -114,10 +114,10 @@ def big_png() -> dict:
 
 def test_post_deleted_during_cover_upload_is_404(user_client, app: FastAPI, db: Session) -> None:
     _client, user, headers = user_client
-    post = posts.create_post(db, user, posts_body())
+    post = posts.create_post(db, author=user, data=posts_body())
 
     def delete_post() -> None:
-        posts.delete_post(db, get_storage(), db.get(Post, post.id))
+        posts.delete_post(db, storage=get_storage(), post=db.get(Post, post.id))
 
     with streaming_client(app, delete_post) as client:
         answer = client.patch(f"/posts/{post.id}/cover", headers=headers, files=big_png())
@@ -131,7 +131,7 @@ def test_account_deleted_during_upload_is_401(
     route: str, user_client, app: FastAPI, db: Session
 ) -> None:
     _client, user, headers = user_client
-    post = posts.create_post(db, user, posts_body())
+    post = posts.create_post(db, author=user, data=posts_body())
     path = f"/posts/{post.id}/cover" if route == "cover" else route
     field = "files" if route == "/uploads" else "file"
 

@@ -7,8 +7,10 @@ import pytest
 from PIL import Image
 
 from app.core.errors import ERROR_TABLE
+from app.posts.covers import COVER_FIT
 from app.uploads.errors import ImageTooLargeError, UnsupportedMediaTypeError
-from app.uploads.media import AVATAR_FIT, COVER_FIT, detect, process_image
+from app.uploads.media import detect, process_image
+from app.users.avatars import AVATAR_FIT
 from tests.utils.files import GPS_IFD, HTML, png_bomb, png_chunk, secret_exif
 
 MINIMAL_PDF = (

@@ -5,16 +5,10 @@ from fastapi.responses import FileResponse
 
 from app.api.deps import StorageDep
 from app.core.errors import NotFoundError, documented
+from app.uploads.types import by_extension
 
 router = APIRouter(tags=["files"])
 
-MEDIA_TYPES = {
-    ".jpg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".pdf": "application/pdf",
-}
 # Stored names are random and never reused, so a response may be cached for good; the CSP and
 # sandbox keep even a hostile file from running script if someone opens it directly.
 FILE_HEADERS = {
@@ -40,14 +34,15 @@ FILE_HEADERS = {
 )
 def get_file(name: str, storage: StorageDep) -> FileResponse:
     path = storage.path(name)  # StoredFileNotFoundError (404) for unsafe or unknown names
-    media_type = MEDIA_TYPES.get(path.suffix)
-    if media_type is None:
+    file_type = by_extension(path.suffix)
+    if file_type is None:
         raise NotFoundError("File not found")
-    is_pdf = path.suffix == ".pdf"
+    # Documents download: a browser never renders one in our origin.
+    inline = file_type.is_image
     return FileResponse(
         path,
-        media_type=media_type,
+        media_type=file_type.mime,
         headers=FILE_HEADERS,
-        filename=name if is_pdf else None,
-        content_disposition_type="attachment" if is_pdf else "inline",
+        filename=None if inline else name,
+        content_disposition_type="inline" if inline else "attachment",
     )

@@ -1,6 +1,6 @@
 """/posts: create, list (published, or your own), read, change, delete."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -20,14 +20,18 @@ from app.core.database import read_in_thread
 from app.core.errors import documented
 from app.core.schemas import Page
 from app.core.text import single_line_text
+from app.posts import covers, public
 from app.posts import service as posts
 from app.posts.models import Post
 from app.posts.schemas import PostCreate, PostPublic, PostUpdate, PostWithAuthor
-from app.uploads import service as uploads
 from app.uploads.forms import UploadForm
-from app.uploads.media import COVER_FIT
 
 COVER_FORM = UploadForm("file")
+
+if TYPE_CHECKING:
+    SearchText = str
+else:
+    SearchText = single_line_text(200)
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
@@ -40,7 +44,7 @@ router = APIRouter(prefix="/posts", tags=["posts"])
     summary="Write a post (a draft unless `published` is true)",
 )
 def create_post(body: PostCreate, user: CurrentUser, session: SessionDep) -> Post:
-    return posts.create_post(session, user, body)
+    return posts.create_post(session, author=user, data=body)
 
 
 @router.get(
@@ -53,10 +57,10 @@ async def list_posts(
     session: SessionDep,
     page: PageDep,
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    q: Annotated[single_line_text(200) | None, Query()] = None,
+    q: Annotated[SearchText | None, Query()] = None,
 ) -> Page[PostWithAuthor]:
     return await read_in_thread(
-        session, posts.list_published, session, page, author_id=author_id, q=q
+        session, public.list_published, session, params=page, author_id=author_id, q=q
     )
 
 
@@ -72,7 +76,8 @@ def list_my_posts(
     page: PageDep,
     published: bool | None = None,
 ) -> Page[PostPublic]:
-    return posts.list_own(session, user, page, published=published)
+    mine = posts.list_own(session, author=user, params=page, published=published)
+    return Page[PostPublic].model_validate(mine, from_attributes=True)
 
 
 @router.get(
@@ -83,7 +88,7 @@ def list_my_posts(
     description="A draft is visible to its author only; anyone else gets 404.",
 )
 async def read_post(post_id: IdPath, viewer: OptionalUser, session: SessionDep) -> Post:
-    return await read_in_thread(session, posts.get_visible, session, post_id, viewer)
+    return await read_in_thread(session, posts.get_visible, session, post_id=post_id, viewer=viewer)
 
 
 @router.patch(
@@ -95,7 +100,7 @@ async def read_post(post_id: IdPath, viewer: OptionalUser, session: SessionDep) 
     "is 403.",
 )
 def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> Post:
-    return posts.update_post(session, post, body)
+    return posts.update_post(session, post=post, data=body)
 
 
 @router.delete(
@@ -107,7 +112,7 @@ def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> 
     "is 403. Its cover file goes with it.",
 )
 def delete_post(post: ChangeablePost, session: SessionDep, storage: StorageDep) -> Response:
-    posts.delete_post(session, storage, post)
+    posts.delete_post(session, storage=storage, post=post)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -123,12 +128,11 @@ def delete_post(post: ChangeablePost, session: SessionDep, storage: StorageDep) 
 async def set_cover(
     request: Request,
     post: AuthoredPost,
-    user: CurrentUser,
     session: SessionDep,
     storage: StorageDep,
 ) -> Post:
     form = await COVER_FORM.read(request, storage, session)
     with form:
         return await run_in_threadpool(
-            uploads.set_cover, session, storage, post, user, form, COVER_FIT
+            covers.set_cover, session, storage=storage, post=post, form=form
         )

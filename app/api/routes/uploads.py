@@ -34,7 +34,12 @@ async def upload_image(
     form = await ONE_IMAGE.read(request, storage, session)
     with form:
         rows = await run_in_threadpool(
-            uploads.save_uploads, session, storage, user, form, allow_pdf=False
+            uploads.save_uploads,
+            session,
+            storage=storage,
+            owner_id=user.id,
+            form=form,
+            allow_pdf=False,
         )
     return UploadPublic.model_validate(rows[0])
 
@@ -55,14 +60,20 @@ async def upload_files(
     form = await MANY_FILES.read(request, storage, session)
     with form:
         rows = await run_in_threadpool(
-            uploads.save_uploads, session, storage, user, form, allow_pdf=True
+            uploads.save_uploads,
+            session,
+            storage=storage,
+            owner_id=user.id,
+            form=form,
+            allow_pdf=True,
         )
     return UploadBatch(uploaded=len(rows), files=[UploadPublic.model_validate(r) for r in rows])
 
 
 @router.get("", response_model=Page[UploadPublic], summary="Your uploads, newest first")
 def list_uploads(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[UploadPublic]:
-    return uploads.list_uploads(session, user, page)
+    rows = uploads.list_uploads(session, owner_id=user.id, params=page)
+    return Page[UploadPublic].model_validate(rows, from_attributes=True)
 
 
 @router.delete(
@@ -74,5 +85,5 @@ def list_uploads(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[
 def delete_upload(
     upload_id: IdPath, user: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> Response:
-    uploads.delete_upload(session, storage, user, upload_id)
+    uploads.delete_upload(session, storage=storage, owner_id=user.id, upload_id=upload_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
