@@ -131,6 +131,23 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def error_body(
+    code: str, message: str, request_id: str | None, *, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The envelope every non-2xx answer carries: the one place its fields are put together."""
+    body: dict[str, Any] = {"success": False, "code": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    body["request_id"] = request_id
+    return body
+
+
+def error_json(code: str, message: str, request_id: str | None) -> bytes:
+    """`error_body` rendered as JSONResponse renders it, for the middleware, which answers below
+    the handlers (a bad Host, the 500 boundary, the framework's own text/plain errors)."""
+    return JSONResponse(error_body(code, message, request_id)).body
+
+
 def envelope(
     status: int,
     code: str,
@@ -141,10 +158,7 @@ def envelope(
     headers: dict[str, str] | None = None,
     background: BackgroundTask | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"success": False, "code": code, "message": message}
-    if errors is not None:
-        body["errors"] = errors
-    body["request_id"] = request_id
+    body = error_body(code, message, request_id, errors=errors)
     return JSONResponse(body, status_code=status, headers=headers, background=background)
 
 
