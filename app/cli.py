@@ -113,7 +113,9 @@ def storage_check(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None, *, sessions: Sessions | None = None) -> int:
     """Run one command; `sessions` defaults to the process settings' database."""
-    parser = argparse.ArgumentParser(prog="quill", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="quill", description="Quill: serve, migrate, and the operator commands."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_serve = sub.add_parser("serve", help="apply migrations, then serve on HOST:PORT")
