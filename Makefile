@@ -4,10 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install run migrate revision admin test lint format bench clean
+.PHONY: help install run migrate revision admin test coverage lint typecheck format bench clean
 
 help:
-	@echo "make run | test | lint | format | migrate | revision m=\"...\" | admin email=... | bench | clean"
+	@echo "make run | test | coverage | lint | typecheck | format | migrate | revision m=\"...\" | admin email=... | bench | clean"
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,18 @@ admin: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(args)
 
-lint: $(STAMP)
+# The suite with a coverage report, failing under the floor in pyproject.toml (CI runs this on
+# SQLite); `make test` stays without it, as measuring slows every test.
+coverage: $(STAMP)
+	$(PY) -m pytest -q --cov --cov-report=term $(args)
+
+lint: $(STAMP) typecheck
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# mypy --strict with the pydantic plugin; what it checks is [tool.mypy] in pyproject.toml.
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

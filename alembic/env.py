@@ -43,7 +43,10 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     # Connecting is bounded; statements are not: a migration may rewrite a big table.
-    engine = make_engine(get_settings().database_url, statement_timeout=False)
+    settings = get_settings()
+    engine = make_engine(
+        settings.database_url, timeout=settings.db_timeout_seconds, statement_timeout=False
+    )
     try:
         with engine.connect() as conn:
             _configure(conn)

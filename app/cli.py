@@ -1,13 +1,26 @@
-"""`python -m app COMMAND`: serve, migrate, and the operator commands."""
+"""`quill COMMAND` (or `python -m app COMMAND`): serve, migrate, and the operator commands.
+
+Settings come from the environment (get_settings); the commands that need the database open it
+through `Sessions`, which `main` takes as an argument so a caller (tests) can lend its own.
+"""
 
 import argparse
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.orm import Session
+
+from app.core.config import get_settings
+from app.core.database import Database
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Opens a session to be used in a `with` block: a Database's sessionmaker, or a test's stand-in.
+Sessions = Callable[[], AbstractContextManager[Session]]
 
 
 def alembic_config() -> Config:
@@ -21,8 +34,6 @@ def migrate(_args: argparse.Namespace) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
-
-    from app.core.config import get_settings
 
     settings = get_settings()
     migrate(args)
@@ -47,11 +58,11 @@ def create_admin(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from app.core.database import SessionLocal
     from app.users import service as users
     from app.users.schemas import UserCreate
 
-    with SessionLocal() as session:
+    sessions: Sessions = args.sessions
+    with sessions() as session:
         user = users.get_by_email(session, email=args.email)
         if user is not None:
             user.is_admin = True
@@ -77,8 +88,6 @@ def create_admin(args: argparse.Namespace) -> int:
 
 def storage_check(args: argparse.Namespace) -> int:
     """Report files without rows and rows without files; `--fix` removes them."""
-    from app.core.database import SessionLocal
-
     # Every domain's models, so the columns that hold a file's name are checked with them.
     from app.posts import models as _posts  # noqa: F401
     from app.uploads import storage_check as check
@@ -86,7 +95,8 @@ def storage_check(args: argparse.Namespace) -> int:
     from app.users import models as _users  # noqa: F401
 
     storage = get_storage()
-    with SessionLocal() as session:
+    sessions: Sessions = args.sessions
+    with sessions() as session:
         report = check.storage_report(session, storage)
         for name in report.files_without_rows:
             print(f"file without a row: {name}")
@@ -104,8 +114,11 @@ def storage_check(args: argparse.Namespace) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+def main(argv: list[str] | None = None, *, sessions: Sessions | None = None) -> int:
+    """Run one command; `sessions` defaults to the process settings' database."""
+    parser = argparse.ArgumentParser(
+        prog="quill", description="Quill: serve, migrate, and the operator commands."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_serve = sub.add_parser("serve", help="apply migrations, then serve on HOST:PORT")
@@ -129,7 +142,21 @@ def main(argv: list[str] | None = None) -> int:
     p_check.set_defaults(func=storage_check)
 
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    database: Database | None = None
+
+    def process_sessions() -> AbstractContextManager[Session]:
+        # Built on first use: serve and migrate never open this engine.
+        nonlocal database
+        if database is None:
+            database = Database.from_settings(get_settings())
+        return database.sessions()
+
+    args.sessions = sessions or process_sessions
+    try:
+        return int(args.func(args))
+    finally:
+        if database is not None:
+            database.dispose()
 
 
 if __name__ == "__main__":

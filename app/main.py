@@ -1,4 +1,9 @@
-"""create_app(): middleware, exception handlers, routers, /files. Wiring only."""
+"""create_app(settings): the app's objects (database, storage, mailer) onto app.state, then
+middleware, exception handlers and routers. Wiring only.
+
+`app` (what `uvicorn app.main:app` serves) is built on first access from the process settings,
+not at import: importing create_app builds nothing.
+"""
 
 import logging
 from collections.abc import AsyncIterator
@@ -11,11 +16,13 @@ from fastapi.routing import APIRoute
 from app.api.routes import auth, files, health, posts, uploads, users
 from app.core import errors
 from app.core.config import Settings, get_settings
-from app.core.database import THREADPOOL_SIZE
+from app.core.database import THREADPOOL_SIZE, Database
 from app.core.logs import RequestLog
-from app.core.middleware import RequestContextMiddleware, TrustedProxyMiddleware
+from app.core.mail import Mailer
+from app.core.middleware import RequestContextMiddleware
+from app.core.proxies import TrustedProxyMiddleware
 from app.core.runtime import settle_gc
-from app.uploads.storage import get_storage
+from app.uploads.storage import LocalStorage, Storage
 
 logger = logging.getLogger("quill.main")
 
@@ -30,10 +37,10 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def sweep_temporaries() -> None:
+def sweep_temporaries(storage: Storage) -> None:
     """Delete upload temporaries a crashed process left (see STALE_TEMP_SECONDS)."""
     try:
-        removed = get_storage().purge_temp()
+        removed = storage.purge_temp()
     except OSError:
         logger.exception("could not sweep upload temporaries")
         return
@@ -41,8 +48,21 @@ def sweep_temporaries() -> None:
         logger.info("swept %d stale upload temporaries", removed)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    storage: Storage | None = None,
+) -> FastAPI:
+    """An app for `settings` (by default the process's, get_settings()).
+
+    `database` and `storage` may be handed over (tests share one engine across apps); one the app
+    builds itself it also disposes of at shutdown.
+    """
     settings = settings or get_settings()
+    owns_database = database is None
+    database = database or Database.from_settings(settings)
+    storage = storage or LocalStorage(settings.upload_dir)
     request_log = RequestLog(settings.request_log_file)
 
     @asynccontextmanager
@@ -51,13 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the connection pool (app.core.database), not whatever anyio's default happens to be.
         to_thread.current_default_thread_limiter().total_tokens = THREADPOOL_SIZE
         settle_gc()
-        await to_thread.run_sync(sweep_temporaries)
+        await to_thread.run_sync(sweep_temporaries, storage)
         health.schema_head()  # read the migration scripts now, not on the first /ready
         request_log.start()
         try:
             yield
         finally:
             request_log.stop()
+            if owns_database:
+                database.dispose()
 
     app = FastAPI(
         title="Quill",
@@ -68,6 +90,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Statuses any route can answer; each route adds its own (401, 404, 409, ...).
         responses=errors.documented(413, 422, 500, 503),
     )
+    # What dependencies (app.api.deps) hand to routes: read from the request's app, so two apps
+    # in one process (tests) never share them by accident.
+    app.state.settings = settings
+    app.state.database = database
+    app.state.storage = storage
+    app.state.mailer = Mailer(settings)
     errors.install_handlers(app)
 
     if settings.forwarded_allow_ips:
@@ -91,12 +119,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # The body limit is set per router, not on the app: the app-level limiter answers outside
     # our middleware, without the envelope or the request id. Upload routes set a larger one.
-    # In order of traffic: FastAPI tries each included router in turn, ~10 µs apiece, and the
-    # public reads (health probes, posts) should not pay for the account routes.
+    # In order of traffic: FastAPI tries each included router in turn, and the public reads
+    # (health probes, posts) should not pay for matching the account routes.
     routers = (health.router, posts.router, files.router, users.router, auth.router, uploads.router)
     for router in routers:
         app.include_router(router, max_body_size=settings.max_json_body_bytes)
     return app
 
 
-app = create_app()
+_served: FastAPI | None = None
+
+
+def __getattr__(name: str) -> FastAPI:
+    # PEP 562: `app.main:app` for uvicorn (every worker imports it), built once per process.
+    global _served
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _served is None:
+        _served = create_app()
+    return _served

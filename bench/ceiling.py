@@ -18,7 +18,8 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from app.core.database import THREADPOOL_SIZE, engine, for_requests
+from app.core.config import get_settings
+from app.core.database import THREADPOOL_SIZE, Database, for_requests
 from app.core.pagination import count_query
 from app.core.runtime import settle_gc
 from app.posts.public import AUTHOR_PREFIX, published_query
@@ -34,8 +35,9 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
 
 ROWS, COUNTED = published_query()
-# The engine as Quill's request sessions use it (on SQLite, no BEGIN for reads).
-ENGINE = for_requests(engine)
+# The engine as Quill's request sessions use it (on SQLite, no BEGIN for reads), built from the
+# same settings the way create_app builds Quill's.
+ENGINE = for_requests(Database.from_settings(get_settings()).engine)
 AUTHOR = AUTHOR_PREFIX
 
 

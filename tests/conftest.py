@@ -1,7 +1,10 @@
 """Test set-up: a scratch database migrated once, each test inside a rolled-back transaction.
 
 `TEST_DATABASE_URL` picks the database (CI sets it for MariaDB and PostgreSQL); by default a
-SQLite file in a temporary folder. Settings are fixed here before the app is imported.
+SQLite file in a temporary folder. The environment below is the process settings (get_settings):
+the app under test is built from them with create_app(settings), and the servers some tests
+start in a subprocess inherit them. It is set before the app is imported because the upload
+routes read their body limits from get_settings() when their module loads.
 """
 
 import os
@@ -29,12 +32,12 @@ from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from passlib.context import CryptContext  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from app.api.deps import get_db  # noqa: E402
 from app.cli import alembic_config  # noqa: E402
 from app.core.config import Settings, get_settings  # noqa: E402
-from app.core.database import engine as app_engine  # noqa: E402
-from app.core.database import get_db  # noqa: E402
+from app.core.database import Database  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.users.models import User  # noqa: E402
 from tests.utils.accounts import PASSWORD, bearer, login  # noqa: E402
@@ -59,10 +62,23 @@ def _own_upload_dir(
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[Engine]:
+def database(settings: Settings) -> Iterator[Database]:
+    """The test database, migrated to head; every app the tests build shares its engine."""
     command.upgrade(alembic_config(), "head")
-    yield app_engine
-    app_engine.dispose()
+    database = Database.from_settings(settings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database: Database) -> Engine:
+    return database.engine
+
+
+@pytest.fixture(scope="session")
+def session_factory(database: Database) -> sessionmaker[Session]:
+    """Real sessions on real connections, as requests get them (nothing is rolled back)."""
+    return database.sessions
 
 
 @pytest.fixture
@@ -85,8 +101,8 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(db: Session) -> FastAPI:
-    application = create_app()
+def app(db: Session, settings: Settings, database: Database) -> FastAPI:
+    application = create_app(settings, database=database)
 
     def _get_test_db() -> Iterator[Session]:
         yield db

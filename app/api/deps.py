@@ -1,12 +1,14 @@
-"""Dependencies shared by the routers, as `Annotated` aliases: the session, the caller, paging.
+"""Dependencies shared by the routers, as `Annotated` aliases: the app's objects (session,
+storage, settings, mailer: built by create_app onto app.state), the caller, paging.
 
 The ones that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a worker
 thread, and each such hop costs more than what these do.
 """
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, cast
 
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,16 +16,46 @@ from starlette.concurrency import run_in_threadpool
 from app.auth import api_keys
 from app.auth import service as auth
 from app.auth.errors import AdminRequiredError, ApiKeyNotAllowedError
-from app.core.database import get_db
+from app.core.config import Settings
+from app.core.database import Database, release
 from app.core.errors import NotAuthenticatedError
+from app.core.mail import Mailer
 from app.core.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
 from app.posts import service as posts
 from app.posts.models import Post
-from app.uploads.storage import Storage, get_storage
+from app.uploads.storage import Storage
 from app.users.models import User
 
+# app.state is untyped; these name what create_app put there, each read in one place.
+
+
+async def get_settings_dep(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+async def get_storage_dep(request: Request) -> Storage:
+    return cast(Storage, request.app.state.storage)
+
+
+async def get_mailer(request: Request) -> Mailer:
+    return cast(Mailer, request.app.state.mailer)
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session. Opening one costs nothing (it connects at its first query), so it
+    happens on the event loop; as a sync generator this cost two thread hops per request."""
+    database = cast(Database, request.app.state.database)
+    session = database.sessions()
+    try:
+        yield session
+    finally:
+        await release(session)
+
+
 SessionDep = Annotated[Session, Depends(get_db)]
-StorageDep = Annotated[Storage, Depends(get_storage)]
+StorageDep = Annotated[Storage, Depends(get_storage_dep)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 # Ids are 32-bit integers on every backend; a larger one could only ever be a 404, and PostgreSQL
 # would reject it with an error rather than find nothing.

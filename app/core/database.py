@@ -1,9 +1,10 @@
-"""Engine, session factory, the `get_db` dependency and `read_in_thread`.
+"""`Database` (an engine and its session factory, built from Settings), `locking` and
+`read_in_thread`. create_app puts one `Database` on app.state; app.api.deps opens request sessions.
 
 On SQLite, request sessions open their transaction at the first write (see _sqlite_first_write).
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
@@ -12,7 +13,7 @@ from sqlalchemy.engine import ExecutionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 
 # Execution options. BEGIN_AT_FIRST_WRITE: the request sessions' engine (see _sqlite_begin);
 # LOCKS: a read that must hold the write lock, like SELECT ... FOR UPDATE (see `locking`).
@@ -61,7 +62,7 @@ def _sqlite_first_write(
 
     A transaction that reads and then writes cannot take SQLite's write lock once another
     connection has committed since its read: SQLite answers SQLITE_BUSY at once, without waiting
-    out busy_timeout (32 clients on POST /posts: 9 answers in 10 were 503). Taking the lock at
+    out busy_timeout, so under concurrent POST /posts most answers were 503. Taking the lock at
     BEGIN for every session would instead hold it across the thread hops of a request, and the
     threads queued for it can leave the holder none to finish on. So the reads before the first
     write run on their own, each seeing the latest commit (as READ COMMITTED does on PostgreSQL
@@ -120,8 +121,8 @@ def make_engine(url: str, *, timeout: int | None = None, statement_timeout: bool
     if backend == "sqlite":
         connect_args["check_same_thread"] = False
     if parsed.database not in (None, "", ":memory:"):
-        # SQLite files too: their default pool (5 + 10) had 32 clients queueing for connections
-        # while threads were free.
+        # SQLite files too: with their default pool (5 + 10), concurrent clients queued for
+        # connections while threads were free.
         kwargs["pool_size"] = THREADPOOL_SIZE // 2
         kwargs["max_overflow"] = THREADPOOL_SIZE // 2
         kwargs["pool_timeout"] = seconds
@@ -149,25 +150,36 @@ def for_requests(engine: Engine) -> Engine:
     return engine.execution_options(**{BEGIN_AT_FIRST_WRITE: True})
 
 
-engine = make_engine(get_settings().database_url)
-SessionLocal = sessionmaker(bind=for_requests(engine), autoflush=False, expire_on_commit=False)
+class Database:
+    """One engine, its pool, and the factory of request sessions on it.
 
-
-async def get_db() -> AsyncIterator[Session]:
-    """The request's session.
-
-    Opening one costs nothing (it connects at its first query), so it happens on the event loop;
-    closing one that still holds a connection is I/O (the pool rolls it back), so that goes to a
-    worker thread, and only then. As a sync generator this cost two thread hops per request.
+    Built by create_app (and the CLI, and tests) from a Settings; nothing builds one at import.
     """
-    session = SessionLocal()
-    try:
-        yield session
-    finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
-        else:
-            session.close()
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(
+            bind=for_requests(engine), autoflush=False, expire_on_commit=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Database":
+        return cls(make_engine(settings.database_url, timeout=settings.db_timeout_seconds))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+async def release(session: Session) -> None:
+    """Close a request's session.
+
+    Closing one that still holds a connection is I/O (the pool rolls it back), so that goes to a
+    worker thread, and only then: most reads have already given theirs back (read_in_thread).
+    """
+    if session.in_transaction():
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
 
 
 def ping(session: Session) -> None:

@@ -3,8 +3,9 @@ its handlers.
 """
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ExceptionHandler
 
 logger = logging.getLogger("quill.errors")
 
@@ -131,6 +133,23 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def error_body(
+    code: str, message: str, request_id: str | None, *, errors: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The envelope every non-2xx answer carries: the one place its fields are put together."""
+    body: dict[str, Any] = {"success": False, "code": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    body["request_id"] = request_id
+    return body
+
+
+def error_json(code: str, message: str, request_id: str | None) -> bytes:
+    """`error_body` rendered as JSONResponse renders it, for the middleware, which answers below
+    the handlers (a bad Host, the 500 boundary, the framework's own text/plain errors)."""
+    return bytes(JSONResponse(error_body(code, message, request_id)).body)
+
+
 def envelope(
     status: int,
     code: str,
@@ -138,20 +157,17 @@ def envelope(
     request_id: str | None,
     *,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     background: BackgroundTask | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"success": False, "code": code, "message": message}
-    if errors is not None:
-        body["errors"] = errors
-    body["request_id"] = request_id
+    body = error_body(code, message, request_id, errors=errors)
     return JSONResponse(body, status_code=status, headers=headers, background=background)
 
 
 def _lookup(error: DomainError) -> tuple[int, str]:
     for cls in type(error).__mro__:
         if cls in ERROR_TABLE:
-            return ERROR_TABLE[cls]  # type: ignore[index]
+            return ERROR_TABLE[cls]
     return ERROR_TABLE[DomainError]
 
 
@@ -206,9 +222,12 @@ async def database_unavailable_handler(request: Request, exc: Exception) -> JSON
 
 
 def install_handlers(app: FastAPI) -> None:
-    # Starlette types handlers as taking Exception; each is registered for its own class.
-    app.add_exception_handler(DomainError, domain_error_handler)
-    app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # Starlette types handlers as taking any Exception; each is registered for its own class, so
+    # it only ever gets that one: the casts say so.
+    app.add_exception_handler(DomainError, cast(ExceptionHandler, domain_error_handler))
+    app.add_exception_handler(StarletteHTTPException, cast(ExceptionHandler, http_error_handler))
+    app.add_exception_handler(
+        RequestValidationError, cast(ExceptionHandler, validation_error_handler)
+    )
     app.add_exception_handler(OperationalError, database_unavailable_handler)
     app.add_exception_handler(PoolTimeoutError, database_unavailable_handler)

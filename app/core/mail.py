@@ -1,8 +1,8 @@
 """Outgoing mail: build a message and hand it to the backend named by `MAIL_BACKEND`.
 
-`send_mail` runs in FastAPI `BackgroundTasks`, after the response has gone out, so it is
-synchronous and never raises: a mail server that is down must not turn into an error nobody can
-see. Failures are logged on the `quill.mail` logger instead.
+`Mailer.send` (or `send_mail`) runs in FastAPI `BackgroundTasks`, after the response has gone
+out, so it is synchronous and never raises: a mail server that is down must not turn into an error
+nobody can see. Failures are logged on the `quill.mail` logger instead.
 
 Backends: `console` (log the message, for development), `file` (one `.eml` per message in
 `MAIL_DIR`, for tests and inspection) and `smtp`.
@@ -93,21 +93,38 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+class Mailer:
+    """Sends through the backend the app's settings name; create_app puts one on app.state.
+
+    The backend is looked up at each send, so a changed `mail_backend` takes effect at once.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send one text mail; log any failure, never raise."""
+        settings = self.settings
+        try:
+            message = build_message(to, subject, body, settings)
+            BACKENDS[settings.mail_backend](message, settings)
+        except Exception:
+            # Runs after the response is sent: raising would only produce an unlogged traceback.
+            logger.exception(
+                "could not send mail to %s (subject %r) via %s", to, subject, settings.mail_backend
+            )
+
+    def link(self, path: str, token: str) -> str:
+        """A link into the frontend carrying `token`: `{FRONTEND_URL}/reset-password?token=…`."""
+        # safe="" so characters like "/" or "+" in a token cannot change the URL's meaning.
+        return f"{self.settings.frontend_url.rstrip('/')}{path}?token={quote(token, safe='')}"
+
+
 def send_mail(to: str, subject: str, body: str, settings: Settings | None = None) -> None:
-    """Send one text mail through the configured backend; log any failure, never raise."""
-    settings = settings or get_settings()
-    try:
-        message = build_message(to, subject, body, settings)
-        BACKENDS[settings.mail_backend](message, settings)
-    except Exception:
-        # Runs after the response is sent: raising would only produce an unlogged traceback.
-        logger.exception(
-            "could not send mail to %s (subject %r) via %s", to, subject, settings.mail_backend
-        )
+    """`Mailer.send` with `settings`, by default the process's (get_settings)."""
+    Mailer(settings or get_settings()).send(to, subject, body)
 
 
 def frontend_link(path: str, token: str, settings: Settings | None = None) -> str:
-    """A link into the frontend carrying `token`, e.g. `{FRONTEND_URL}/reset-password?token=…`."""
-    settings = settings or get_settings()
-    # safe="" so characters like "/" or "+" in a token cannot change the URL's meaning.
-    return f"{settings.frontend_url.rstrip('/')}{path}?token={quote(token, safe='')}"
+    """`Mailer.link` with `settings`, by default the process's (get_settings)."""
+    return Mailer(settings or get_settings()).link(path, token)

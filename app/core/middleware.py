@@ -1,13 +1,16 @@
-"""Pure ASGI middleware: request id, timing, security headers, CORS, allowed hosts, request log,
-500 boundary; and the trusted-proxy wrapper.
+"""RequestContextMiddleware: what every request goes through, in one pure ASGI layer.
+
+Its jobs, each a small function below: give the request an id (`request_id_for`), choose what
+serves it (`choose_app`: CORS only when there is an Origin, a refusal for a foreign Host), add the
+response headers (`response_headers`), re-word the framework's own text/plain errors into the
+envelope (`plain_error`), answer 500 without leaking the exception (`answer_500`) and note the
+request in requests.log.
 
 One class does all of it so each request pays for one extra ASGI layer, not five; it wraps
 `send` only to add headers and never buffers a body, so streaming responses stream. The request
 log line is handed to `RequestLog`, which only appends it to a deque (see app.core.logs).
 """
 
-import ipaddress
-import json
 import logging
 import os
 import re
@@ -15,13 +18,12 @@ import time
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from app.core.errors import ERROR_TABLE, HTTP_CODES, InvalidHostError
+from app.core.errors import ERROR_TABLE, HTTP_CODES, InvalidHostError, error_json
+from app.core.hosts import AllowedHosts, relative_location
 from app.core.logs import RequestLog
 
 logger = logging.getLogger("quill.errors")
@@ -36,29 +38,11 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _VARY_ORIGIN = (b"vary", b"Origin")
-
-
-class AllowedHosts:
-    """ALLOWED_HOSTS: exact names, `*.example.com` for its subdomains, or `*` for any."""
-
-    def __init__(self, patterns: Iterable[str]) -> None:
-        names = {p.strip().lower().rstrip(".") for p in patterns if p.strip()}
-        self.any = "*" in names
-        self.suffixes = tuple(name[1:] for name in names if name.startswith("*."))
-        self.exact = frozenset(name.strip("[]") for name in names if not name.startswith("*."))
-
-    def allows(self, host_header: bytes | None) -> bool:
-        if self.any:
-            return True
-        if not host_header:
-            return False
-        host = host_header.decode("latin-1").lower()
-        if host.startswith("["):  # [::1]:8000
-            host = host[1 : host.find("]")] if "]" in host else host
-        elif ":" in host:
-            host = host.rsplit(":", 1)[0]
-        host = host.rstrip(".")
-        return host in self.exact or host.endswith(self.suffixes)
+_JSON_500: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [(b"content-type", b"application/json")],
+}
 
 
 def _read_headers(scope: Scope) -> tuple[str | None, bool, bytes | None]:
@@ -77,58 +61,42 @@ def _read_headers(scope: Scope) -> tuple[str | None, bool, bytes | None]:
     return request_id or None, has_origin, host
 
 
-def _relative_location(headers: list[Any], host: bytes | None) -> list[Any]:
-    """Starlette builds redirects (the trailing-slash one) from the request's Host header; a
-    redirect to our own host needs no host at all, so none taken from a request is ever sent."""
-    kept = []
-    for name, value in headers:
-        if (
-            name.lower() == b"location"
-            and host
-            and value[:8].lower().startswith((b"http://", b"https://"))
-        ):
-            parts = urlsplit(value.decode("latin-1"))
-            if parts.netloc.encode("latin-1").lower() == host.lower():
-                # `//evil.example` (from GET //evil.example/) would be a protocol-relative URL
-                # to another host; browsers read `/\` as `//` too.
-                path = "/" + parts.path.lstrip("/\\")
-                value = (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
-        kept.append((name, value))
-    return kept
+def request_id_for(incoming: str | None) -> str:
+    """The client's sane id, else a new one: 32 hex digits like uuid4().hex, but cheaper."""
+    return incoming or os.urandom(16).hex()
+
+
+def _json_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
 
 
 async def _reject_host(scope: Scope, _receive: Receive, send: Send) -> None:
     status, code = ERROR_TABLE[InvalidHostError]
-    body = _error_body(code, InvalidHostError.message, scope["state"]["request_id"])
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    body = error_json(code, InvalidHostError.message, scope["state"]["request_id"])
+    await send({"type": "http.response.start", "status": status, "headers": _json_headers(body)})
     await send({"type": "http.response.body", "body": body})
 
 
-def _error_body(code: str, message: str, request_id: str) -> bytes:
-    return json.dumps(
-        {"success": False, "code": code, "message": message, "request_id": request_id}
-    ).encode()
+def plain_error(message: Message, request_id: str) -> bytes | None:
+    """The envelope to send instead of the body of a framework's text/plain error, or None.
 
-
-def _plain_error(message: Message) -> bool:
-    # Starlette answers a few failures itself, in text/plain: the body limiter's 413 for a declared
-    # Content-Length, FileResponse's 400/416 for a bad Range. The contract wants one shape for
-    # every error, so those are re-worded into the envelope here, in the one place all pass.
-    if message["status"] < 400:
-        return False
-    return any(
+    Starlette answers a few failures itself, in text/plain: the body limiter's 413 for a declared
+    Content-Length, FileResponse's 400/416 for a bad Range. The contract wants one shape for
+    every error, so those are re-worded here, in the one place all pass.
+    """
+    status: int = message["status"]
+    if status < 400:
+        return None
+    if not any(
         name.lower() == b"content-type" and value.startswith(b"text/plain")
         for name, value in message.get("headers", [])
-    )
+    ):
+        return None
+    phrase = HTTPStatus(status)
+    return error_json(HTTP_CODES.get(status, phrase.name), phrase.phrase, request_id)
 
 
 def _vary_origin(headers: list[Any]) -> list[Any]:
@@ -140,10 +108,40 @@ def _vary_origin(headers: list[Any]) -> list[Any]:
     return kept
 
 
+def response_headers(
+    headers: list[Any], *, request_id: str, elapsed_ms: str, vary_origin: bool
+) -> list[Any]:
+    """`headers` plus the request id, the timing, the security headers a route did not set, and
+    (for a request without Origin, when CORS is on) `Vary: Origin`."""
+    present = {name.lower() for name, _ in headers}
+    if vary_origin:
+        if b"vary" in present:
+            headers = _vary_origin(headers)
+        else:
+            headers.append(_VARY_ORIGIN)
+    headers += (
+        (b"x-request-id", request_id.encode()),
+        (b"x-process-time", f"{elapsed_ms}ms".encode()),
+        (b"server-timing", f"app;dur={elapsed_ms}".encode()),
+    )
+    if present.isdisjoint(_SECURITY_NAMES):
+        headers += SECURITY_HEADERS
+    else:
+        headers += (h for h in SECURITY_HEADERS if h[0] not in present)
+    return headers
+
+
+async def answer_500(send: Send, request_id: str) -> None:
+    """The client gets the envelope and nothing of the exception (the caller logged it)."""
+    await send(dict(_JSON_500))
+    body = error_json("INTERNAL_ERROR", "Internal server error", request_id)
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestContextMiddleware:
     """`cors`: CORSMiddleware's options. Only requests with an Origin header go through it:
     for the others (probes, other servers, same-origin pages) it would parse the headers and wrap
-    `send` only to add `Vary: Origin`, which this does itself, for a twentieth of /health's cost.
+    `send` only to add `Vary: Origin`, which `response_headers` does itself, for far less.
     """
 
     def __init__(
@@ -162,6 +160,16 @@ class RequestContextMiddleware:
             CORSMiddleware(_reject_host, **cors) if cors is not None else _reject_host
         )
 
+    def choose_app(self, scope: Scope, *, has_origin: bool, host: bytes | None) -> ASGIApp:
+        """What serves this request: the app, the app behind CORS, or the bad-Host refusal."""
+        if not self.allowed_hosts.allows(host):
+            # A preflight for a foreign host fails outright; other requests may read the error.
+            preflight = scope["method"] == "OPTIONS"
+            return self.cors_reject if has_origin and not preflight else _reject_host
+        if has_origin and self.cors_app is not None:
+            return self.cors_app
+        return self.app
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -169,8 +177,7 @@ class RequestContextMiddleware:
 
         start = time.perf_counter()
         incoming_id, has_origin, host = _read_headers(scope)
-        # 32 hex digits, like uuid4().hex, at a third of the cost.
-        request_id = incoming_id or os.urandom(16).hex()
+        request_id = request_id_for(incoming_id)
         scope.setdefault("state", {})["request_id"] = request_id
         vary_origin = self.cors_app is not None and not has_origin
         status = 500
@@ -182,36 +189,18 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                elapsed = f"{(time.perf_counter() - start) * 1000:.2f}"
                 headers: list[Any] = list(message.get("headers", ()))
                 if 300 <= status < 400:
-                    headers = _relative_location(headers, host)
-                if _plain_error(message):
-                    replacement = _error_body(
-                        HTTP_CODES.get(status, HTTPStatus(status).name),
-                        HTTPStatus(status).phrase,
-                        request_id,
-                    )
-                    headers = [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(replacement)).encode()),
-                    ]
-                present = {name.lower() for name, _ in headers}
-                if vary_origin:
-                    if b"vary" in present:
-                        headers = _vary_origin(headers)
-                    else:
-                        headers.append(_VARY_ORIGIN)
-                headers += (
-                    (b"x-request-id", request_id.encode()),
-                    (b"x-process-time", f"{elapsed}ms".encode()),
-                    (b"server-timing", f"app;dur={elapsed}".encode()),
+                    headers = relative_location(headers, host)
+                replacement = plain_error(message, request_id)
+                if replacement is not None:
+                    headers = _json_headers(replacement)
+                message["headers"] = response_headers(
+                    headers,
+                    request_id=request_id,
+                    elapsed_ms=f"{(time.perf_counter() - start) * 1000:.2f}",
+                    vary_origin=vary_origin,
                 )
-                if present.isdisjoint(_SECURITY_NAMES):
-                    headers += SECURITY_HEADERS
-                else:
-                    headers += (h for h in SECURITY_HEADERS if h[0] not in present)
-                message["headers"] = headers
             elif message["type"] == "http.response.body" and replacement is not None:
                 body, replacement = replacement, b""
                 if not body:
@@ -219,32 +208,15 @@ class RequestContextMiddleware:
                 message = {"type": "http.response.body", "body": body}
             await send(message)
 
-        app = self.cors_app if has_origin and self.cors_app is not None else self.app
-        if not self.allowed_hosts.allows(host):
-            # A preflight for a foreign host fails outright; other requests may read the error.
-            preflight = scope["method"] == "OPTIONS"
-            app = self.cors_reject if has_origin and not preflight else _reject_host
+        app = self.choose_app(scope, has_origin=has_origin, host=host)
         try:
             await app(scope, receive, send_wrapper)
         except Exception:
-            # The traceback goes to the server log, tied to the request id; the client gets
-            # the envelope and nothing of the exception.
+            # The traceback goes to the server log, tied to the request id.
             logger.exception("unhandled error (request %s)", request_id)
             if response_started:
                 raise
-            await send_wrapper(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send(
-                {
-                    "type": "http.response.body",
-                    "body": _error_body("INTERNAL_ERROR", "Internal server error", request_id),
-                }
-            )
+            await answer_500(send_wrapper, request_id)
         finally:
             if self.request_log is not None:
                 self.request_log.record(
@@ -253,37 +225,3 @@ class RequestContextMiddleware:
                     status,
                     round((time.perf_counter() - start) * 1000),
                 )
-
-
-def _valid_ip(host: str) -> str | None:
-    """`host` as a plain IP address, or None: nothing else may reach the login log or the
-    login_attempts.ip column (VARCHAR(45)), whatever a proxy forwarded."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if getattr(address, "scope_id", None):  # fe80::1%<any length of text>
-        return None
-    return str(address)
-
-
-class TrustedProxyMiddleware:
-    """uvicorn's ProxyHeadersMiddleware for the FORWARDED_ALLOW_IPS peers only, keeping the
-    forwarded client address only when it is a valid IP address (else the client is unknown).
-
-    Installed by create_app rather than by uvicorn, so tests and every server see the same rule.
-    """
-
-    def __init__(self, app: ASGIApp, trusted: list[str]) -> None:
-        self.app = app
-        self.proxy = ProxyHeadersMiddleware(self._checked, trusted_hosts=trusted)  # type: ignore[arg-type]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.proxy(scope, receive, send)  # type: ignore[arg-type]
-
-    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        if client:
-            address = _valid_ip(client[0])
-            scope["client"] = (address, client[1]) if address else None
-        await self.app(scope, receive, send)

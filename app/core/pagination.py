@@ -55,7 +55,7 @@ def _entity(stmt: Select[Any]) -> bool:
     return len(described) == 1 and described[0]["type"] is described[0]["entity"]
 
 
-def count_query(stmt: Select[Any]) -> Select[tuple[int]]:
+def count_query(stmt: Select[Any]) -> Select[int]:
     """How many rows `stmt` has in all, for a page's `total`."""
     return select(func.count()).select_from(stmt.order_by(None).subquery())
 

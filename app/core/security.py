@@ -23,23 +23,33 @@ TokenType = Literal["access", "refresh", "reset", "verify"]
 RESET_TOKEN_MINUTES = 30
 VERIFY_TOKEN_MINUTES = 60 * 24
 
-# argon2id at OWASP's minimum (19 MiB, 2 iterations, 1 lane). bcrypt stays only so that hashes
-# from an older deployment still verify; `verify_and_update` re-hashes them with argon2.
-pwd_context = CryptContext(
-    schemes=["argon2", "bcrypt"],
-    deprecated=["bcrypt"],
-    argon2__memory_cost=19456,
-    argon2__time_cost=2,
-    argon2__parallelism=1,
-)
+# argon2id at OWASP's minimum: 19 MiB (memory_cost in KiB), 2 iterations, 1 lane.
+ARGON2_MEMORY_COST = 19456
+ARGON2_TIME_COST = 2
 
-# Each argon2 call holds 19 MiB for ~30 ms, so hashes run on a small pool of their own rather
-# than on whichever request thread asks: callers past HASH_CONCURRENCY wait their turn instead
-# of multiplying that by the thread pool. The pool matters as much as the bound: glibc keeps a
-# freed 19 MiB block in the heap arena of the thread that used it, so hashing on any of the 40
-# request threads (behind a semaphore, as before) still left one block per arena behind. The
-# bench measured 600 MiB RSS after a login flood that way; on these threads, 180 MiB (100 at
-# rest).
+
+def password_context(
+    *, memory_cost: int = ARGON2_MEMORY_COST, time_cost: int = ARGON2_TIME_COST
+) -> CryptContext:
+    """The hashing policy. bcrypt stays only so that hashes from an older deployment still
+    verify; `verify_and_update` re-hashes them with argon2. Tests may build a cheaper one."""
+    return CryptContext(
+        schemes=["argon2", "bcrypt"],
+        deprecated=["bcrypt"],
+        argon2__memory_cost=memory_cost,
+        argon2__time_cost=time_cost,
+        argon2__parallelism=1,
+    )
+
+
+pwd_context = password_context()
+
+# Each argon2 call holds its whole memory cost while it runs, so hashes run on a small pool of
+# their own rather than on whichever request thread asks: callers past HASH_CONCURRENCY wait their
+# turn instead of multiplying that memory by the thread pool. The pool matters as much as the
+# bound: glibc keeps a freed block in the heap arena of the thread that used it, so hashing on
+# any of the request threads (behind a semaphore, as before) still left one block per arena
+# behind, and a login flood grew the process for good (bench/results/ has the measurements).
 HASH_CONCURRENCY = max(2, os.cpu_count() or 2)
 _hasher = ThreadPoolExecutor(max_workers=HASH_CONCURRENCY, thread_name_prefix="quill-hash")
 

@@ -11,11 +11,12 @@ surrogates (no database encoding can store one).
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BeforeValidator, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import PydanticCustomError, core_schema
 
 # Cc is exactly C0 (U+0000–U+001F), DEL and C1 (U+007F–U+009F).
 _CONTROL = "\x00-\x1f\x7f-\x9f"
@@ -102,8 +103,47 @@ def single_line_text(max_length: int, min_length: int = 0) -> Any:
     return Annotated[str, constraints, _checked(single_line)]
 
 
+@dataclass(frozen=True)
+class _TextRule:
+    """The same rules as the functions above, as `Annotated` metadata a type checker accepts:
+    `Annotated[str, SingleLine(254)]` where `single_line_text(254)` is a call mypy cannot read."""
+
+    max_length: int
+    min_length: int = 0
+
+    def annotated(self) -> Any:
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(
+        self, _source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return handler.generate_schema(self.annotated())
+
+
+class SingleLine(_TextRule):
+    """`single_line_text(max_length, min_length)` as metadata."""
+
+    def annotated(self) -> Any:
+        return single_line_text(self.max_length, self.min_length)
+
+
+class MultiLine(_TextRule):
+    """`multi_line_text(max_length, min_length)` as metadata."""
+
+    def annotated(self) -> Any:
+        return multi_line_text(self.max_length, self.min_length)
+
+
+class DisplayText(_TextRule):
+    """`display_text(min_length, max_length)` as metadata (note: keywords read best here,
+    `DisplayText(max_length=100, min_length=1)`)."""
+
+    def annotated(self) -> Any:
+        return display_text(self.min_length, self.max_length)
+
+
 # What a login form calls a username: the email as typed, bounded like a stored address.
-LoginEmail = Annotated[single_line_text(254), AfterValidator(normalize_email)]
+LoginEmail = Annotated[str, SingleLine(254), AfterValidator(normalize_email)]
 
 
 # --- common passwords (ASVS 6.2.4) ---------------------------------------------------------------
@@ -131,6 +171,6 @@ def not_common(password: str) -> str:
 
 
 # Any printable character (spaces included); 8..128; not on the common list.
-Password = Annotated[single_line_text(128, min_length=8), AfterValidator(not_common)]
+Password = Annotated[str, SingleLine(128, min_length=8), AfterValidator(not_common)]
 # A password being checked, not chosen: the list does not apply (old accounts may have one).
-GivenPassword = single_line_text(128, min_length=1)
+GivenPassword = Annotated[str, SingleLine(128, min_length=1)]

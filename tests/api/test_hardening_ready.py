@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import URL, Engine, text
 from sqlalchemy.orm import Session
 
+from app.api.deps import get_db
 from app.api.routes.health import schema_head
-from app.core.database import get_db, make_engine
+from app.core.database import make_engine
 
 
 def _assert_not_ready(app: FastAPI) -> None:

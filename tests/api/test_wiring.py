@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from app.api.deps import get_db
 from app.core.config import get_settings
-from app.core.database import get_db
 from app.core.errors import ConflictError
 from app.core.middleware import _vary_origin
 from app.core.schemas import StrictBody

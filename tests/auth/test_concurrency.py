@@ -14,17 +14,15 @@ from tests.utils.accounts import PASSWORD
 
 
 @pytest.fixture
-def committed_user(engine_ready, password_hash: str):
-    from app.core.database import SessionLocal
-
+def committed_user(session_factory, password_hash: str):
     email = "concurrent@example.com"
-    with SessionLocal() as session:
+    with session_factory() as session:
         user = User(email=email, hashed_password=password_hash, name="C")
         session.add(user)
         session.commit()
         user_id = user.id
     yield email
-    with SessionLocal() as session:
+    with session_factory() as session:
         session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
         session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
         session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))

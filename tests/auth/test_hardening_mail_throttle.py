@@ -51,18 +51,16 @@ def test_verify_request_is_429_past_the_limit(
 
 
 @pytest.fixture
-def committed_user(engine, password_hash: str):
+def committed_user(session_factory, password_hash: str):
     """A user committed for real: concurrent requests need their own sessions."""
-    from app.core.database import SessionLocal
-
     email = "flood-target@example.com"
-    with SessionLocal() as session:
+    with session_factory() as session:
         user = User(email=email, hashed_password=password_hash, name="Target")
         session.add(user)
         session.commit()
         user_id = user.id
     yield email
-    with SessionLocal() as session:
+    with session_factory() as session:
         session.execute(delete(MailSlot).where(MailSlot.address_digest == address_digest(email)))
         session.execute(delete(User).where(User.id == user_id))
         session.commit()

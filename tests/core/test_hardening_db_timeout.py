@@ -13,7 +13,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.core.database import get_db, make_engine
+from app.api.deps import get_db
+from app.core.database import make_engine
 
 TIMEOUT = 1
 # libpq and psycopg never wait less than 2 s to connect, whatever connect_timeout says.

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.deps import get_db
 from app.auth.models import LoginAttempt
 from app.core.config import Settings
-from app.core.database import get_db
 from app.main import create_app
 from tests.utils.servers import REPO_ROOT, free_port, serve
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
 from app.core import security
-from app.core.database import BEGIN_AT_FIRST_WRITE, SessionLocal, for_requests, locking, make_engine
+from app.core.database import BEGIN_AT_FIRST_WRITE, for_requests, locking, make_engine
 from app.users.models import User
 from tests.utils.accounts import login
 
@@ -87,8 +87,8 @@ def test_locking_read_takes_the_write_lock_on_sqlite(sqlite_file: Engine) -> Non
     assert _rows(sqlite_file) == [1, 2]
 
 
-def test_request_sessions_begin_at_their_first_write() -> None:
-    with SessionLocal() as session:
+def test_request_sessions_begin_at_their_first_write(session_factory) -> None:
+    with session_factory() as session:
         assert session.get_bind().get_execution_options().get(BEGIN_AT_FIRST_WRITE) is True
 
 

@@ -69,7 +69,7 @@ def test_production_refuses_wildcard_cors(monkeypatch: pytest.MonkeyPatch) -> No
 def test_production_start_fails_with_one_line_reason(tmp_path) -> None:
     env = {**os.environ, "ENVIRONMENT": "production", "SECRET_KEY": "short"}
     result = subprocess.run(
-        [sys.executable, "-c", "import app.main"],
+        [sys.executable, "-c", "from app.main import app"],
         env=env,
         capture_output=True,
         text=True,

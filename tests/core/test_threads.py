@@ -4,6 +4,7 @@ of their connections. Each thread hop costs a request more than the work these s
 import asyncio
 import gc
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from anyio import to_thread
@@ -13,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.api import deps as dependencies
-from app.core.database import THREADPOOL_SIZE, engine, get_db, make_engine, read_in_thread
+from app.core.database import THREADPOOL_SIZE, Database, make_engine, read_in_thread
 from app.core.runtime import GC_YOUNG_THRESHOLD, settle_gc
 from app.main import create_app
 from app.users.models import User
@@ -39,9 +40,13 @@ def test_thread_limiter_matches_the_connection_pool(tmp_path: Path) -> None:
         sqlite_file.dispose()
 
 
-def test_get_db_gives_back_its_connection() -> None:
+def test_get_db_gives_back_its_connection(database: Database) -> None:
+    # get_db reads the app's Database off the request, and nothing else of it.
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(database=database)))
+    engine = database.engine
+
     async def use(work: bool) -> Session:
-        dependency = get_db()
+        dependency = dependencies.get_db(request)  # type: ignore[arg-type]
         session = await dependency.__anext__()
         if work:
             await to_thread.run_sync(session.execute, text("SELECT 1"))

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import delete, select
 
-from app.core.database import SessionLocal
 from app.posts import service as posts
 from app.posts.models import Post
 from app.uploads.models import Upload
@@ -19,8 +18,8 @@ from app.users.models import User
 
 
 @pytest.fixture
-def committed_post(engine, password_hash: str) -> Iterator[int]:
-    with SessionLocal() as session:
+def committed_post(session_factory, password_hash: str) -> Iterator[int]:
+    with session_factory() as session:
         user = User(email="delete-race@example.com", hashed_password=password_hash, name="D")
         session.add(user)
         session.flush()
@@ -29,21 +28,23 @@ def committed_post(engine, password_hash: str) -> Iterator[int]:
         session.commit()
         user_id, post_id = user.id, post.id
     yield post_id
-    with SessionLocal() as session:
+    with session_factory() as session:
         session.execute(delete(User).where(User.id == user_id))
         session.commit()
 
 
-def test_cover_set_after_loading_is_removed_with_the_post(committed_post: int) -> None:
+def test_cover_set_after_loading_is_removed_with_the_post(
+    committed_post: int, session_factory
+) -> None:
     storage = get_storage()
-    with SessionLocal() as deleting:
+    with session_factory() as deleting:
         stale = deleting.get(Post, committed_post)
         assert stale is not None and stale.cover_name is None
         deleting.commit()  # nothing held: the cover lands in between, as an upload would
 
         name = new_name(".png")
         (storage.root / name).write_bytes(b"cover bytes")
-        with SessionLocal() as uploading:
+        with session_factory() as uploading:
             post = uploading.get(Post, committed_post)
             assert post is not None
             uploading.add(
@@ -63,6 +64,6 @@ def test_cover_set_after_loading_is_removed_with_the_post(committed_post: int) -
         posts.delete_post(deleting, storage=storage, post=stale)
 
     assert not storage.exists(name)
-    with SessionLocal() as check:
+    with session_factory() as check:
         assert check.scalar(select(Upload).where(Upload.filename == name)) is None
         assert check.get(Post, committed_post) is None

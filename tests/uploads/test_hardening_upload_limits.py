@@ -14,8 +14,6 @@ from PIL import ImageFile
 from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
-from app.core.database import SessionLocal
-from app.core.database import engine as app_engine
 from app.main import create_app
 from app.uploads import media
 from app.uploads.models import Upload
@@ -153,21 +151,21 @@ def test_replacing_an_avatar_counts_the_old_one_as_freed(
 
 
 @pytest.fixture
-def committed_user(engine, password_hash: str) -> Iterator[str]:
+def committed_user(session_factory, password_hash: str) -> Iterator[str]:
     email = "quota-race@example.com"
-    with SessionLocal() as session:
+    with session_factory() as session:
         user = User(email=email, hashed_password=password_hash, name="Q")
         session.add(user)
         session.commit()
         user_id = user.id
     yield email
-    with SessionLocal() as session:
+    with session_factory() as session:
         session.execute(delete(User).where(User.id == user_id))
         session.commit()
 
 
 def test_concurrent_uploads_cannot_share_the_last_headroom(
-    committed_user: str, settings, monkeypatch: pytest.MonkeyPatch
+    committed_user: str, settings, database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real sessions on real connections. Each upload lingers after summing the quota, so two
     unserialised checks would both see the same headroom; under the owner's lock only one may."""
@@ -177,10 +175,11 @@ def test_concurrent_uploads_cannot_share_the_last_headroom(
         if "sum(" in statement.lower() and "uploads" in statement.lower():
             time.sleep(0.3)
 
-    event.listen(app_engine, "after_cursor_execute", linger)
+    event.listen(database.engine, "after_cursor_execute", linger)
     statuses: Counter[int] = Counter()
     try:
-        with TestClient(create_app(), raise_server_exceptions=False) as client:
+        app = create_app(settings, database=database)
+        with TestClient(app, raise_server_exceptions=False) as client:
             headers = bearer(login(client, committed_user, PASSWORD)["access_token"])
             barrier = threading.Barrier(3)
 
@@ -196,7 +195,7 @@ def test_concurrent_uploads_cannot_share_the_last_headroom(
             for worker in workers:
                 worker.join(timeout=60)
     finally:
-        event.remove(app_engine, "after_cursor_execute", linger)
+        event.remove(database.engine, "after_cursor_execute", linger)
     assert statuses == {201: 1, 413: 2}
     assert len(stored(get_storage().root)) == 1
     assert temporaries(get_storage().root) == []

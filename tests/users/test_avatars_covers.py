@@ -125,7 +125,10 @@ def test_storage_check_reports_and_fixes(
 ) -> None:
     client, _user, headers = user_client
     store = get_storage().root
-    monkeypatch.setattr("app.core.database.SessionLocal", lambda: Borrowed(db))
+
+    def borrowed() -> Borrowed:
+        return Borrowed(db)
+
     kept = client.post(
         "/uploads/image",
         headers=headers,
@@ -139,14 +142,14 @@ def test_storage_check_reports_and_fixes(
     (store / lost["filename"]).unlink()
     stray = store / ("S" * 32 + ".png")
     stray.write_bytes(b"stray")
-    assert cli.main(["storage-check"]) == 1
+    assert cli.main(["storage-check"], sessions=borrowed) == 1
     out = capsys.readouterr().out
     assert f"file without a row: {stray.name}" in out
     assert f"row without a file: {lost['filename']}" in out
-    assert cli.main(["storage-check", "--fix"]) == 0
+    assert cli.main(["storage-check", "--fix"], sessions=borrowed) == 0
     assert not stray.exists() and (store / kept["filename"]).exists()
     assert db.get(Upload, lost["id"]) is None
-    assert cli.main(["storage-check"]) == 0
+    assert cli.main(["storage-check"], sessions=borrowed) == 0
 
 
 def test_failed_move_leaves_no_row_and_no_dangling_avatar(user_client, db: Session, monkeypatch):

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from app import cli as cli
 from app.auth.models import ApiKey, LoginAttempt, RefreshToken
-from app.core.database import SessionLocal
 from app.users import service as users
 from app.users.errors import EmailTakenError
 from app.users.models import User
@@ -145,27 +144,31 @@ def test_admin_delete_user(client: TestClient, make_user, db: Session) -> None:
 
 
 def test_create_admin_command_creates_and_promotes(db: Session, monkeypatch, make_user) -> None:
-    monkeypatch.setattr("app.core.database.SessionLocal", lambda: Borrowed(db))
+    def borrowed() -> Borrowed:
+        return Borrowed(db)
+
     monkeypatch.setattr("sys.stdin", io.StringIO("admin-password-1\n"))
-    assert cli.main(["create-admin", "--email", "Boss@Example.com", "--password-stdin"]) == 0
+    argv = ["create-admin", "--email", "Boss@Example.com", "--password-stdin"]
+    assert cli.main(argv, sessions=borrowed) == 0
     boss = db.scalar(select(User).where(User.email == "boss@example.com"))
     assert boss is not None and boss.is_admin is True
     existing = make_user("promote@example.com")
-    assert cli.main(["create-admin", "--email", "promote@example.com"]) == 0
+    assert cli.main(["create-admin", "--email", "promote@example.com"], sessions=borrowed) == 0
     db.refresh(existing)
     assert existing.is_admin is True
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert cli.main(["create-admin", "--email", "weak@example.com", "--password-stdin"]) == 2
+    argv = ["create-admin", "--email", "weak@example.com", "--password-stdin"]
+    assert cli.main(argv, sessions=borrowed) == 2
 
 
-def test_simultaneous_registrations_give_one_winner(engine) -> None:
+def test_simultaneous_registrations_give_one_winner(session_factory) -> None:
     """Real sessions on real connections: the unique index settles the race."""
     email = f"race-{datetime.now(UTC).timestamp()}@example.com"
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
 
     def attempt() -> None:
-        with SessionLocal() as session:
+        with session_factory() as session:
             barrier.wait()
             try:
                 users.create_user(
@@ -183,7 +186,7 @@ def test_simultaneous_registrations_give_one_winner(engine) -> None:
     try:
         assert sorted(outcomes) == ["created", "taken", "taken", "taken"]
     finally:
-        with SessionLocal() as session:
+        with session_factory() as session:
             for row in session.scalars(select(User).where(User.email == email)):
                 session.delete(row)
             session.query(LoginAttempt).filter(LoginAttempt.email == email).delete()

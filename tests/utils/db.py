@@ -4,7 +4,7 @@ from sqlalchemy.orm import Session
 
 
 class Borrowed:
-    """Lend the test's session to code that opens `with SessionLocal() as session:`."""
+    """Lend the test's session to code that opens `with sessions() as session:`."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

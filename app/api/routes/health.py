@@ -22,8 +22,8 @@ async def root() -> Message:
     return Message(message="API is running", docs="/docs")
 
 
-# The same answer every time: serialised once here rather than validated and serialised per call
-# (a sixth of the endpoint's cost). `response_model` still documents it.
+# The same answer every time: serialised once here rather than validated and serialised per call,
+# which was a good part of the endpoint's cost. `response_model` still documents it.
 HEALTHY = Health(status="ok").model_dump_json().encode()
 
 
