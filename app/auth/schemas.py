@@ -1,7 +1,7 @@
 """Login, token and API key shapes."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -12,16 +12,12 @@ from app.core.schemas import ORMModel, StrictBody
 from app.core.text import (
     GivenPassword,
     Password,
-    single_line_text,
+    SingleLine,
 )
 from app.users.schemas import Email, Name, UserPrivate
 
 # Refresh, reset and verification tokens: opaque one-line strings.
-if TYPE_CHECKING:
-    # The text rules are built at run time, which a type checker cannot follow: it sees the str.
-    TokenText = str
-else:
-    TokenText = single_line_text(2048, min_length=1)
+TokenText = Annotated[str, SingleLine(2048, min_length=1)]
 
 
 # --- auth ----------------------------------------------------------------------------------------

@@ -1,23 +1,19 @@
 """Posts as the API shows and takes them."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Annotated
 
 from app.core.schemas import ORMModel, PartialUpdate, StrictBody
 from app.core.text import (
-    display_text,
-    multi_line_text,
+    DisplayText,
+    MultiLine,
 )
 from app.users.schemas import UserPublic
 
 # --- posts ---------------------------------------------------------------------------------------
 
-if TYPE_CHECKING:  # the validators are built at run time; to a type checker they are text
-    Title = str
-    Content = str
-else:
-    Title = display_text(1, 200)
-    Content = multi_line_text(100_000)
+Title = Annotated[str, DisplayText(max_length=200, min_length=1)]
+Content = Annotated[str, MultiLine(100_000)]
 
 
 class PostCreate(StrictBody):

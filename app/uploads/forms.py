@@ -2,7 +2,7 @@
 and the reader that enforces both (app/streaming.py)."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from app.core.config import get_settings
 from app.core.errors import FieldRejectedError
-from app.core.text import single_line_text
+from app.core.text import SingleLine
 from app.uploads.multipart import ParsedForm, read_multipart
 from app.uploads.storage import Storage
 
@@ -85,7 +85,7 @@ class UploadForm:
         return form
 
 
-_TEXT_FIELD = TypeAdapter(single_line_text(10_000))
+_TEXT_FIELD = TypeAdapter(Annotated[str, SingleLine(10_000)])
 
 
 def check_text_fields(fields: dict[str, str]) -> None:

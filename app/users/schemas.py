@@ -1,7 +1,7 @@
 """Users as the API shows and takes them."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import Annotated, Self
 
 from pydantic import (
     AfterValidator,
@@ -13,23 +13,18 @@ from pydantic_core import PydanticCustomError
 
 from app.core.schemas import ORMModel, PartialUpdate, StrictBody
 from app.core.text import (
+    DisplayText,
     GivenPassword,
+    MultiLine,
     Password,
-    display_text,
-    multi_line_text,
     normalize_email,
 )
 
 # Emails are stored and compared in one form (NFC, lower-cased), so one address is one account on
 # every database; 254 is the longest address SMTP allows.
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(normalize_email)]
-if TYPE_CHECKING:
-    # The text rules are built at run time, which a type checker cannot follow: it sees the str.
-    Name = str
-    Bio = str
-else:
-    Name = display_text(1, 100)
-    Bio = multi_line_text(500)
+Name = Annotated[str, DisplayText(max_length=100, min_length=1)]
+Bio = Annotated[str, MultiLine(500)]
 
 
 # --- users ---------------------------------------------------------------------------------------

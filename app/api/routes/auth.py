@@ -1,6 +1,6 @@
 """/auth: register, login (JSON and OAuth2 form), refresh, logout, password reset, verification."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -25,20 +25,19 @@ from app.core.config import get_settings
 from app.core.errors import DomainError, documented
 from app.core.logs import log_login_attempt
 from app.core.schemas import Accepted
-from app.core.text import GivenPassword, LoginEmail, single_line_text
+from app.core.text import (
+    GivenPassword,
+    LoginEmail,
+    SingleLine,
+)
 from app.users import service as users
 from app.users.models import User
 from app.users.schemas import UserCreate, UserPrivate
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-if TYPE_CHECKING:
-    # The text rules are built at run time, which a type checker cannot follow: it sees the str.
-    Scope = str
-    ClientText = str
-else:
-    Scope = single_line_text(1024)
-    ClientText = single_line_text(255)
+Scope = Annotated[str, SingleLine(1024)]
+ClientText = Annotated[str, SingleLine(255)]
 
 
 class PasswordForm(OAuth2PasswordRequestForm):

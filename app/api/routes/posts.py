@@ -1,6 +1,6 @@
 """/posts: create, list (published, or your own), read, change, delete."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from app.api.deps import (
 from app.core.database import read_in_thread
 from app.core.errors import documented
 from app.core.schemas import Page
-from app.core.text import single_line_text
+from app.core.text import SingleLine
 from app.posts import covers, public
 from app.posts import service as posts
 from app.posts.models import Post
@@ -28,10 +28,7 @@ from app.uploads.forms import UploadForm
 
 COVER_FORM = UploadForm("file")
 
-if TYPE_CHECKING:
-    SearchText = str
-else:
-    SearchText = single_line_text(200)
+SearchText = Annotated[str, SingleLine(200)]
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
