@@ -7,12 +7,16 @@ from sqlalchemy import Connection
 
 from app.core.config import get_settings
 from app.core.database import make_engine
+from app.core.discovery import load_models
 from app.core.models import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
+# Every domain's tables (app/<domain>/models.py), found rather than listed: autogenerate sees a
+# new domain's tables without an edit here.
+load_models()
 target_metadata = Base.metadata
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
 from app.core.database import Database
+from app.core.discovery import load_models
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,12 +89,11 @@ def create_admin(args: argparse.Namespace) -> int:
 
 def storage_check(args: argparse.Namespace) -> int:
     """Report files without rows and rows without files; `--fix` removes them."""
-    # Every domain's models, so the columns that hold a file's name are checked with them.
-    from app.posts import models as _posts  # noqa: F401
     from app.uploads import storage_check as check
     from app.uploads.storage import get_storage
-    from app.users import models as _users  # noqa: F401
 
+    # Every domain's tables, so each column that holds a file's name is checked.
+    load_models()
     storage = get_storage()
     sessions: Sessions = args.sessions
     with sessions() as session:
