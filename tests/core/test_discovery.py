@@ -39,7 +39,7 @@ def test_alembic_sees_every_table_in_a_fresh_process(tmp_path: Path) -> None:
         "    ScriptDirectory.from_config(config).run_env()\n"
         "print(sorted(Base.metadata.tables))\n"
     )
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", script],
         cwd=APP.parent,
         capture_output=True,
