@@ -36,7 +36,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(args)
 
 # The suite with a coverage report, failing under the floor in pyproject.toml (CI runs this on
-# SQLite); `make test` stays without it, as measuring slows every test.
+# PostgreSQL); `make test` stays without it, as measuring slows every test.
 coverage: $(STAMP)
 	$(PY) -m pytest -q --cov --cov-report=term $(args)
 
