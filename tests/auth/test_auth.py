@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core import security
+from app.core.config import Settings
 from app.core.security import create_token
 from app.users.models import User
 from tests.utils.accounts import PASSWORD, bearer, login
@@ -160,15 +161,27 @@ def _alg_none_token(user_id: int) -> str:
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
 
-def test_bad_access_tokens_are_401(client: TestClient, make_user, db: Session) -> None:
+def test_bad_access_tokens_are_401(
+    client: TestClient, make_user, db: Session, settings: Settings
+) -> None:
     user = make_user("tok@example.com")
     tokens = login(client, user.email)
     good = tokens["access_token"]
     expired, _ = create_token(
-        user.id, "access", account=user.uid, version=0, lifetime=timedelta(seconds=-10)
+        user.id,
+        "access",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(seconds=-10),
+        key=settings.signing_key,
     )
     wrong_key = create_token(
-        user.id, "access", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+        user.id,
+        "access",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
     )[0]
     header, payload, signature = wrong_key.split(".")
     tampered_payload = json.loads(base64.urlsafe_b64decode(payload + "=="))
@@ -181,10 +194,20 @@ def test_bad_access_tokens_are_401(client: TestClient, make_user, db: Session) -
         ]
     )
     reset, _ = create_token(
-        user.id, "reset", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+        user.id,
+        "reset",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
     )
     verify, _ = create_token(
-        user.id, "verify", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+        user.id,
+        "verify",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
     )
     candidates = {
         "expired": expired,

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.uploads.models import Upload
+from app.uploads.storage import LocalStorage
 from tests.utils.accounts import bearer, login
 from tests.utils.files import HTML, PDF, image_bytes, png_bomb, secret_exif, stored, temporaries
 
@@ -16,11 +17,9 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 
 @pytest.fixture
-def store() -> Path:
-    """This test's upload folder (see conftest), created as the app would create it."""
-    from app.uploads.storage import get_storage
-
-    return get_storage().root
+def store(storage: LocalStorage) -> Path:
+    """This test's upload folder (the `storage` fixture the app is built with)."""
+    return storage.root
 
 
 def test_image_type_comes_from_bytes(user_client, store: Path, db: Session) -> None:
