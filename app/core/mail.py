@@ -121,10 +121,10 @@ class Mailer:
 
 
 def send_mail(to: str, subject: str, body: str, settings: Settings) -> None:
-    """`Mailer(settings).send`: for callers without an app (the worker, the CLI)."""
+    """`Mailer(settings).send`, for callers that hold settings but no app's Mailer."""
     Mailer(settings).send(to, subject, body)
 
 
 def frontend_link(path: str, token: str, settings: Settings) -> str:
-    """`Mailer(settings).link`: for callers without an app."""
+    """`Mailer(settings).link`, for callers that hold settings but no app's Mailer."""
     return Mailer(settings).link(path, token)
