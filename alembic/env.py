@@ -1,11 +1,12 @@
-"""Alembic environment: the URL comes from Settings, never from alembic.ini."""
+"""Alembic environment: the URL comes from Settings, never from alembic.ini: the Settings a caller
+put in `config.attributes["settings"]` (app.cli.alembic_config), else the process's."""
 
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 from app.core.database import make_engine
 from app.core.discovery import load_models
 from app.core.models import Base
@@ -18,6 +19,11 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 # new domain's tables without an edit here.
 load_models()
 target_metadata = Base.metadata
+
+
+def _settings() -> Settings:
+    given = config.attributes.get("settings")
+    return given if isinstance(given, Settings) else get_settings()
 
 
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
@@ -33,7 +39,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
 
 
 def run_migrations_offline() -> None:
-    _configure(url=get_settings().database_url)
+    _configure(url=_settings().database_url)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -47,7 +53,7 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     # Connecting is bounded; statements are not: a migration may rewrite a big table.
-    settings = get_settings()
+    settings = _settings()
     engine = make_engine(
         settings.database_url, timeout=settings.db_timeout_seconds, statement_timeout=False
     )

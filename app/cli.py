@@ -1,7 +1,9 @@
 """`quill COMMAND` (or `python -m app COMMAND`): serve, migrate, and the operator commands.
 
-Settings come from the environment (get_settings); the commands that need the database open it
-through `Sessions`, which `main` takes as an argument so a caller (tests) can lend its own.
+Settings come from the environment (get_settings: the CLI is the one place that reads them from
+the process); the commands that need the database open it through `Sessions`, and storage-check
+its files through a `Storage`, which `main` takes as arguments so a caller (tests) can lend its
+own.
 """
 
 import argparse
@@ -14,9 +16,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import Session
 
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
 from app.core.database import Database
 from app.core.discovery import load_models
+from app.uploads.storage import LocalStorage, Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,12 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 Sessions = Callable[[], AbstractContextManager[Session]]
 
 
-def alembic_config() -> Config:
-    return Config(str(ROOT / "alembic.ini"))
+def alembic_config(settings: Settings | None = None) -> Config:
+    """Alembic's configuration; migrations run against `settings`' database (alembic/env.py),
+    by default the process's."""
+    config = Config(str(ROOT / "alembic.ini"))
+    if settings is not None:
+        config.attributes["settings"] = settings
+    return config
 
 
 def migrate(_args: argparse.Namespace) -> int:
-    command.upgrade(alembic_config(), "head")
+    command.upgrade(alembic_config(get_settings()), "head")
     return 0
 
 
@@ -90,11 +98,10 @@ def create_admin(args: argparse.Namespace) -> int:
 def storage_check(args: argparse.Namespace) -> int:
     """Report files without rows and rows without files; `--fix` removes them."""
     from app.uploads import storage_check as check
-    from app.uploads.storage import get_storage
 
     # Every domain's tables, so each column that holds a file's name is checked.
     load_models()
-    storage = get_storage()
+    storage: Storage = args.storage or LocalStorage(get_settings().upload_dir)
     sessions: Sessions = args.sessions
     with sessions() as session:
         report = check.storage_report(session, storage)
@@ -114,8 +121,14 @@ def storage_check(args: argparse.Namespace) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None, *, sessions: Sessions | None = None) -> int:
-    """Run one command; `sessions` defaults to the process settings' database."""
+def main(
+    argv: list[str] | None = None,
+    *,
+    sessions: Sessions | None = None,
+    storage: Storage | None = None,
+) -> int:
+    """Run one command; `sessions` and `storage` default to the process settings' database and
+    UPLOAD_DIR."""
     parser = argparse.ArgumentParser(
         prog="quill", description="Quill: serve, migrate, and the operator commands."
     )
@@ -152,6 +165,7 @@ def main(argv: list[str] | None = None, *, sessions: Sessions | None = None) -> 
         return database.sessions()
 
     args.sessions = sessions or process_sessions
+    args.storage = storage
     try:
         return int(args.func(args))
     finally:

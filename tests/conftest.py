@@ -1,70 +1,47 @@
 """Test set-up: a scratch database migrated once, each test inside a rolled-back transaction.
 
 `TEST_DATABASE_URL` picks the database (CI sets it for MariaDB and PostgreSQL); by default a
-SQLite file in a temporary folder. The environment below is the process settings (get_settings):
-the app under test is built from them with create_app(settings), and the servers some tests
-start in a subprocess inherit them. It is set before the app is imported because the upload
-routes read their body limits from get_settings() when their module loads.
+SQLite file in a temporary folder. The run's settings are built explicitly (tests/utils/settings.py)
+and handed to create_app, to Database and to alembic; nothing is read from the environment.
 """
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from passlib.context import CryptContext
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-TMP = Path(tempfile.mkdtemp(prefix="quill-tests-"))
-os.environ.update(
-    DATABASE_URL=os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{TMP / 'test.db'}",
-    ENVIRONMENT="test",
-    SECRET_KEY="test-secret-key-that-is-long-enough-0123456789",
-    UPLOAD_DIR=str(TMP / "uploads"),
-    REQUEST_LOG_FILE=str(TMP / "requests.log"),
-    LOGIN_LOG_FILE=str(TMP / "login_log.txt"),
-    MAIL_BACKEND="file",
-    MAIL_DIR=str(TMP / "mail"),
-    CORS_ORIGINS="http://localhost:3000",
-)
-
-from alembic import command  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from passlib.context import CryptContext  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
-
-from app.api.deps import get_db  # noqa: E402
-from app.cli import alembic_config  # noqa: E402
-from app.core.config import Settings, get_settings  # noqa: E402
-from app.core.database import Database  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.users.models import User  # noqa: E402
-from tests.utils.accounts import PASSWORD, bearer, login  # noqa: E402
+from app.api.deps import get_db
+from app.cli import alembic_config
+from app.core.config import Settings
+from app.core.database import Database
+from app.main import create_app
+from app.uploads.storage import LocalStorage
+from app.users.models import User
+from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.settings import run_settings
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return get_settings()
+    return run_settings()
 
 
-@pytest.fixture(autouse=True)
-def _own_upload_dir(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    """Each test gets an empty upload folder: its rows are rolled back, so its files must go too."""
-    from app.uploads.storage import get_storage
-
-    monkeypatch.setattr(settings, "upload_dir", tmp_path / "uploads")
-    get_storage.cache_clear()
-    yield
-    get_storage.cache_clear()
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    """Each test's own upload folder: its rows are rolled back, so its files must go too."""
+    return LocalStorage(tmp_path / "uploads")
 
 
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Database]:
     """The test database, migrated to head; every app the tests build shares its engine."""
-    command.upgrade(alembic_config(), "head")
+    command.upgrade(alembic_config(settings), "head")
     database = Database.from_settings(settings)
     yield database
     database.dispose()
@@ -101,8 +78,8 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(db: Session, settings: Settings, database: Database) -> FastAPI:
-    application = create_app(settings, database=database)
+def app(db: Session, settings: Settings, database: Database, storage: LocalStorage) -> FastAPI:
+    application = create_app(settings, database=database, storage=storage)
 
     def _get_test_db() -> Iterator[Session]:
         yield db

@@ -8,13 +8,14 @@ thread, and each such hop costs more than what these do.
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import BackgroundTasks, Depends, Path, Query, Request, Response
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import api_keys
 from app.auth import service as auth
+from app.auth.account_mail import AccountMail
 from app.auth.errors import AdminRequiredError, ApiKeyNotAllowedError
 from app.core.config import Settings
 from app.core.database import Database, release
@@ -23,6 +24,7 @@ from app.core.mail import Mailer
 from app.core.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
 from app.posts import service as posts
 from app.posts.models import Post
+from app.uploads.limits import UploadLimits
 from app.uploads.storage import Storage
 from app.users.models import User
 
@@ -57,6 +59,24 @@ StorageDep = Annotated[Storage, Depends(get_storage_dep)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
+
+async def get_upload_limits(settings: SettingsDep) -> UploadLimits:
+    # Read per request, not once per app: cheap, and it follows the app's settings.
+    return UploadLimits.from_settings(settings)
+
+
+UploadLimitsDep = Annotated[UploadLimits, Depends(get_upload_limits)]
+
+
+async def get_account_mail(
+    background: BackgroundTasks, mailer: MailerDep, settings: SettingsDep
+) -> AccountMail:
+    """The account hooks of this request: mail through the app's mailer, after the response."""
+    return AccountMail(background, mailer=mailer, signing_key=settings.signing_key)
+
+
+AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
+
 # Ids are 32-bit integers on every backend; a larger one could only ever be a 404, and PostgreSQL
 # would reject it with an error rather than find nothing.
 MAX_ID = 2**31 - 1
@@ -70,12 +90,15 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 async def get_optional_user(
     session: SessionDep,
+    settings: SettingsDep,
     token: Annotated[str | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> User | None:
     # Only a credential needs the database (a worker thread); an anonymous caller needs nothing.
     if token:
-        return await run_in_threadpool(auth.user_from_access_token, session, token=token)
+        return await run_in_threadpool(
+            auth.user_from_access_token, session, key=settings.signing_key, token=token
+        )
     if api_key:
         return await run_in_threadpool(api_keys.user_for_key, session, key=api_key)
     return None

@@ -5,7 +5,7 @@ slow or failing mail server never shows in the answer (app/core/mail.py logs fai
 from fastapi import BackgroundTasks
 
 from app.auth.links import verification_token_for
-from app.core import mail
+from app.core.mail import Mailer
 from app.users import mails
 from app.users.models import User
 
@@ -14,10 +14,13 @@ VERIFY_PATH = "/verify-email"
 
 
 class AccountMail:
-    """`AccountHooks` that mail the account's owner."""
+    """`AccountHooks` that mail the account's owner through the app's `mailer`; verification
+    links are signed with `signing_key` (the app's settings)."""
 
-    def __init__(self, background: BackgroundTasks) -> None:
+    def __init__(self, background: BackgroundTasks, *, mailer: Mailer, signing_key: str) -> None:
         self._background = background
+        self._mailer = mailer
+        self._signing_key = signing_key
 
     def on_after_register(self, user: User) -> None:
         self._send(user.email, mails.welcome_message(user.name))
@@ -26,16 +29,17 @@ class AccountMail:
         # The old address hears of it (a hijacked account is noticed); the new one must prove
         # it is reachable before it counts as verified.
         self._send(old_email, mails.email_changed_message(user.name, user.email))
-        self.on_after_request_verify(user, token=verification_token_for(user))
+        token = verification_token_for(user, key=self._signing_key)
+        self.on_after_request_verify(user, token=token)
 
     def on_after_forgot_password(self, user: User, *, token: str) -> None:
-        link = mail.frontend_link(RESET_PATH, token)
+        link = self._mailer.link(RESET_PATH, token)
         self._send(user.email, mails.password_reset_message(user.name, link))
 
     def on_after_request_verify(self, user: User, *, token: str) -> None:
-        link = mail.frontend_link(VERIFY_PATH, token)
+        link = self._mailer.link(VERIFY_PATH, token)
         self._send(user.email, mails.verification_message(user.name, link))
 
     def _send(self, to: str, message: tuple[str, str]) -> None:
         subject, body = message
-        self._background.add_task(mail.send_mail, to, subject, body)
+        self._background.add_task(self._mailer.send, to, subject, body)

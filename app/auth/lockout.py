@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.errors import TooManyLoginAttemptsError
 from app.auth.models import LoginAttempt, LoginThrottle
-from app.core.config import get_settings
+from app.core.config import Settings
 from app.core.database import locking
 
 
@@ -50,7 +50,7 @@ def _lock_email(session: Session, email: str) -> None:
     session.scalar(stmt)
 
 
-def check_lockout(session: Session, email: str) -> bool:
+def check_lockout(session: Session, email: str, *, settings: Settings) -> bool:
     """Raise 429 once an email has too many recent failures (since its last success); else say
     whether a password check may start now (True), or must wait for the checks in progress.
 
@@ -58,7 +58,6 @@ def check_lockout(session: Session, email: str) -> bool:
     checks in progress reach the limit could exceed it. A check still in progress after
     CHECK_DEADLINE died with its process, and counts as a failure.
     """
-    settings = get_settings()
     now = _now()
     window_start = now - timedelta(minutes=settings.login_lockout_minutes)
     last_success = session.scalar(
@@ -86,7 +85,9 @@ def check_lockout(session: Session, email: str) -> bool:
     return len(failed) + in_progress < limit
 
 
-def reserve_check(session: Session, *, email: str, ip: str | None) -> LoginAttempt:
+def reserve_check(
+    session: Session, *, settings: Settings, email: str, ip: str | None
+) -> LoginAttempt:
     """Reserve one password check: count and write under the email's lock, so however many
     requests arrive at once, at most LOGIN_MAX_FAILURES checks fail per window. While the slots
     are taken by checks in progress, wait for them: a success frees every slot, a failure makes
@@ -97,7 +98,7 @@ def reserve_check(session: Session, *, email: str, ip: str | None) -> LoginAttem
     while True:
         _lock_email(session, email)
         try:
-            free = check_lockout(session, email)
+            free = check_lockout(session, email, settings=settings)
         except TooManyLoginAttemptsError:
             session.rollback()  # release the lock; nothing was written
             raise

@@ -17,24 +17,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.models import MailSlot
-from app.core.config import get_settings
+from app.core.config import Settings
 from app.core.text import normalize_email
 
 WINDOW = timedelta(hours=1)
 
 
-def address_digest(address: str) -> str:
-    # Keyed: a plain hash of an email is reversed with a list of addresses.
-    key = get_settings().signing_key.encode()
+def address_digest(address: str, *, key: str) -> str:
+    """The address keyed with `key` (the app's signing key): a plain hash of an email is
+    reversed with a list of addresses."""
     message = b"mail-throttle:" + normalize_email(address).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def reserve(session: Session, *, address: str) -> int | None:
+def reserve(session: Session, *, settings: Settings, address: str) -> int | None:
     """Take a sending slot for `address`: None when taken (send the mail), else the seconds until
     one frees up. Commits (or rolls back) the session's transaction."""
-    limit = get_settings().mail_per_address_per_hour
-    key = address_digest(address)
+    limit = settings.mail_per_address_per_hour
+    key = address_digest(address, key=settings.signing_key)
     # Each round either takes a slot or saw another request take one; more rounds than slots
     # means every slot was taken under us.
     for _ in range(limit + 1):

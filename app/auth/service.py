@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.auth import lockout
 from app.auth.errors import InvalidCredentialsError, InvalidTokenError
 from app.auth.models import LoginSession, RefreshToken
-from app.core.config import get_settings
+from app.core.config import Settings
 from app.core.database import locking
 from app.core.security import (
     TokenClaims,
@@ -40,11 +40,13 @@ def _now() -> datetime:
 # --- lockout -------------------------------------------------------------------------------------
 
 
-def authenticate(session: Session, *, email: str, password: str, ip: str | None) -> User:
+def authenticate(
+    session: Session, *, settings: Settings, email: str, password: str, ip: str | None
+) -> User:
     """The user for these credentials, or InvalidCredentialsError (same answer for an unknown
     email and a wrong password, in about the same time), or 429 while locked out."""
     email = email.lower()
-    attempt = lockout.reserve_check(session, email=email, ip=ip)
+    attempt = lockout.reserve_check(session, settings=settings, email=email, ip=ip)
     user = users.get_by_email(session, email=email)
     # Commit the reservation, which releases the email's lock, before the slow hash: no lock and
     # no connection is held while a login flood queues for the hashing threads.
@@ -63,16 +65,16 @@ def authenticate(session: Session, *, email: str, password: str, ip: str | None)
 # --- access and refresh tokens -------------------------------------------------------------------
 
 
-def _issue(session: Session, user: User, session_id: str) -> IssuedTokens:
-    settings = get_settings()
+def _issue(session: Session, settings: Settings, user: User, session_id: str) -> IssuedTokens:
     access_lifetime = timedelta(minutes=settings.access_token_expire_minutes)
-    access = _access_token(user, session_id)
+    access = _access_token(settings, user, session_id)
     refresh, claims = create_token(
         user.id,
         "refresh",
         account=user.uid,
         version=user.token_version,
         lifetime=timedelta(days=settings.refresh_token_expire_days),
+        key=settings.signing_key,
         session_id=session_id,
     )
     session.add(
@@ -87,13 +89,14 @@ def _issue(session: Session, user: User, session_id: str) -> IssuedTokens:
     return IssuedTokens(access, refresh, int(access_lifetime.total_seconds()))
 
 
-def _access_token(user: User, session_id: str) -> str:
+def _access_token(settings: Settings, user: User, session_id: str) -> str:
     token, _ = create_token(
         user.id,
         "access",
         account=user.uid,
         version=user.token_version,
-        lifetime=timedelta(minutes=get_settings().access_token_expire_minutes),
+        lifetime=timedelta(minutes=settings.access_token_expire_minutes),
+        key=settings.signing_key,
         session_id=session_id,
     )
     return token
@@ -106,17 +109,17 @@ def _new_session(session: Session, user: User) -> str:
     return row.id
 
 
-def issue_tokens(session: Session, *, user: User) -> IssuedTokens:
+def issue_tokens(session: Session, *, settings: Settings, user: User) -> IssuedTokens:
     """A new session: an access token and the first refresh token of its family."""
-    return _issue(session, user, _new_session(session, user))
+    return _issue(session, settings, user, _new_session(session, user))
 
 
-def access_token_only(session: Session, *, user: User) -> str:
+def access_token_only(session: Session, *, settings: Settings, user: User) -> str:
     """A new session without a refresh token (the OAuth2 form): it ends with the password or
     the account, like any other."""
     session_id = _new_session(session, user)
     session.commit()
-    return _access_token(user, session_id)
+    return _access_token(settings, user, session_id)
 
 
 def _revoke_family(session: Session, family_id: str) -> None:
@@ -134,9 +137,11 @@ def _revoke_family(session: Session, family_id: str) -> None:
     session.commit()
 
 
-def _stored_refresh_token(session: Session, token: str) -> tuple[RefreshToken, TokenClaims]:
+def _stored_refresh_token(
+    session: Session, token: str, *, key: str
+) -> tuple[RefreshToken, TokenClaims]:
     try:
-        claims = decode_token(token, "refresh")
+        claims = decode_token(token, "refresh", key=key)
     except TokenError as exc:
         raise InvalidTokenError() from exc
     stored = session.scalar(
@@ -147,10 +152,10 @@ def _stored_refresh_token(session: Session, token: str) -> tuple[RefreshToken, T
     return stored, claims
 
 
-def rotate(session: Session, *, refresh_token: str) -> IssuedTokens:
+def rotate(session: Session, *, settings: Settings, refresh_token: str) -> IssuedTokens:
     """Trade a refresh token for a new pair. A token seen twice means it leaked: the whole family
     is revoked, so neither the thief nor the owner can go on with it."""
-    stored, claims = _stored_refresh_token(session, refresh_token)
+    stored, claims = _stored_refresh_token(session, refresh_token, key=settings.signing_key)
     if stored.revoked_at is not None or stored.used_at is not None:
         _revoke_family(session, stored.family_id)
         raise InvalidTokenError("Refresh token already used; all its sessions were ended")
@@ -164,14 +169,14 @@ def rotate(session: Session, *, refresh_token: str) -> IssuedTokens:
     ):
         raise InvalidTokenError()
     stored.used_at = _now()
-    return _issue(session, user, stored.family_id)
+    return _issue(session, settings, user, stored.family_id)
 
 
-def logout(session: Session, *, refresh_token: str) -> None:
+def logout(session: Session, *, key: str, refresh_token: str) -> None:
     """End the session this refresh token belongs to. Unknown or already-ended tokens are fine:
     the caller wanted to be logged out, and is."""
     try:
-        stored, _ = _stored_refresh_token(session, refresh_token)
+        stored, _ = _stored_refresh_token(session, refresh_token, key=key)
     except InvalidTokenError:
         session.rollback()
         return
@@ -193,11 +198,11 @@ _ACCESS_TOKEN_CALLER = (
 )
 
 
-def user_from_access_token(session: Session, *, token: str) -> User:
+def user_from_access_token(session: Session, *, key: str, token: str) -> User:
     """The caller of an access token, in one statement: its account (the same one, at the same
     password) and its session, still open. Ended sessions stop their tokens at once."""
     try:
-        claims = decode_token(token, "access")
+        claims = decode_token(token, "access", key=key)
     except TokenError as exc:
         raise InvalidTokenError() from exc
     user = session.scalar(

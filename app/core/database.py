@@ -13,7 +13,7 @@ from sqlalchemy.engine import ExecutionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 
 # Execution options. BEGIN_AT_FIRST_WRITE: the request sessions' engine (see _sqlite_begin);
 # LOCKS: a read that must hold the write lock, like SELECT ... FOR UPDATE (see `locking`).
@@ -106,13 +106,18 @@ def _timeout_args(backend: str, seconds: int, statement_timeout: bool) -> dict[s
     return {"timeout": seconds}  # sqlite3: how long to wait for a lock
 
 
-def make_engine(url: str, *, timeout: int | None = None, statement_timeout: bool = True) -> Engine:
-    """`timeout`: DB_TIMEOUT_SECONDS unless given. `statement_timeout=False` (migrations, which
-    may rewrite big tables) bounds only connecting."""
-    seconds = timeout if timeout is not None else get_settings().db_timeout_seconds
+# The setting's default, for engines built without settings at hand (tests, tools).
+DEFAULT_TIMEOUT_SECONDS: int = Settings.model_fields["db_timeout_seconds"].default
+
+
+def make_engine(
+    url: str, *, timeout: int = DEFAULT_TIMEOUT_SECONDS, statement_timeout: bool = True
+) -> Engine:
+    """`timeout`: the app's DB_TIMEOUT_SECONDS (Database.from_settings passes it).
+    `statement_timeout=False` (migrations, which may rewrite big tables) bounds only connecting."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    connect_args = _timeout_args(backend, seconds, statement_timeout)
+    connect_args = _timeout_args(backend, timeout, statement_timeout)
     if isinstance(parsed.query.get("options"), str) and "options" in connect_args:
         # Keep the URL's own `?options=-c ...` too: connect_args would replace it.
         connect_args["options"] = f"{parsed.query['options']} {connect_args['options']}"
@@ -125,7 +130,7 @@ def make_engine(url: str, *, timeout: int | None = None, statement_timeout: bool
         # connections while threads were free.
         kwargs["pool_size"] = THREADPOOL_SIZE // 2
         kwargs["max_overflow"] = THREADPOOL_SIZE // 2
-        kwargs["pool_timeout"] = seconds
+        kwargs["pool_timeout"] = timeout
     if backend in ("mysql", "mariadb"):
         connect_args["charset"] = "utf8mb4"
         # MySQL drops idle connections (wait_timeout); check before use instead of failing.
@@ -133,7 +138,7 @@ def make_engine(url: str, *, timeout: int | None = None, statement_timeout: bool
         kwargs["pool_recycle"] = 3600
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     if backend == "sqlite":
-        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=seconds * 1000))
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=timeout * 1000))
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "before_cursor_execute", _sqlite_first_write)
     return engine

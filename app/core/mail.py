@@ -22,7 +22,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import quote
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 
 logger = logging.getLogger("quill.mail")
 
@@ -120,11 +120,11 @@ class Mailer:
         return f"{self.settings.frontend_url.rstrip('/')}{path}?token={quote(token, safe='')}"
 
 
-def send_mail(to: str, subject: str, body: str, settings: Settings | None = None) -> None:
-    """`Mailer.send` with `settings`, by default the process's (get_settings)."""
-    Mailer(settings or get_settings()).send(to, subject, body)
+def send_mail(to: str, subject: str, body: str, settings: Settings) -> None:
+    """`Mailer(settings).send`, for callers that hold settings but no app's Mailer."""
+    Mailer(settings).send(to, subject, body)
 
 
-def frontend_link(path: str, token: str, settings: Settings | None = None) -> str:
-    """`Mailer.link` with `settings`, by default the process's (get_settings)."""
-    return Mailer(settings or get_settings()).link(path, token)
+def frontend_link(path: str, token: str, settings: Settings) -> str:
+    """`Mailer(settings).link`, for callers that hold settings but no app's Mailer."""
+    return Mailer(settings).link(path, token)

@@ -15,8 +15,6 @@ from jose import JWTError, jwt
 from passlib.context import CryptContext
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from app.core.config import get_settings
-
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh", "reset", "verify"]
 
@@ -139,9 +137,11 @@ def create_token(
     account: str,
     version: int,
     lifetime: timedelta,
+    key: str,
     session_id: str | None = None,
     email: str | None = None,
 ) -> tuple[str, TokenClaims]:
+    """A token signed with `key` (the app's Settings.signing_key)."""
     now = datetime.now(UTC).replace(microsecond=0)
     claims = TokenClaims(
         user_id=user_id,
@@ -168,20 +168,20 @@ def create_token(
         payload["sid"] = session_id
     if email is not None:
         payload["email"] = email
-    return jwt.encode(payload, get_settings().signing_key, algorithm=ALGORITHM), claims
+    return jwt.encode(payload, key, algorithm=ALGORITHM), claims
 
 
 # Sessions are what access and refresh tokens are checked against; the one-off links have none.
 _NEEDS_SESSION: frozenset[TokenType] = frozenset({"access", "refresh"})
 
 
-def decode_token(token: str, kind: TokenType) -> TokenClaims:
+def decode_token(token: str, kind: TokenType, *, key: str) -> TokenClaims:
     """Verify signature, expiry, audience, type and the shape of every claim; anything else is a
     TokenError."""
     try:
         payload = jwt.decode(
             token,
-            get_settings().signing_key,
+            key,
             algorithms=[ALGORITHM],
             audience=_audience(kind),
             options={

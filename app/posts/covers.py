@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.posts.models import Post
 from app.posts.service import lock_post
 from app.uploads import service as uploads
+from app.uploads.limits import UploadLimits
 from app.uploads.models import UploadKind
 from app.uploads.multipart import ParsedForm
 from app.uploads.storage import Storage
@@ -30,8 +31,10 @@ def cover_slot(post: Post) -> uploads.Slot:
     )
 
 
-def set_cover(session: Session, *, storage: Storage, post: Post, form: ParsedForm) -> Post:
+def set_cover(
+    session: Session, *, storage: Storage, limits: UploadLimits, post: Post, form: ParsedForm
+) -> Post:
     """Store the image in `form` as the post's cover (scaled to fit COVER_FIT), removing the old
     one's file once the change is committed."""
-    uploads.replace_file(session, storage=storage, slot=cover_slot(post), form=form)
+    uploads.replace_file(session, storage=storage, limits=limits, slot=cover_slot(post), form=form)
     return post

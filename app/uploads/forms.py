@@ -1,15 +1,21 @@
 """Upload routes' forms: one definition gives a route its body limit, its OpenAPI request body,
-and the reader that enforces both (app/streaming.py)."""
+and the reader that enforces both (app/uploads/multipart.py).
+
+The limits come from the settings of the app serving the request (MAX_UPLOAD_BYTES), read when
+the request arrives: routes are built at import, before any app and its settings exist."""
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
+from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
 
-from app.core.config import get_settings
+from app.core.config import Settings
 from app.core.errors import FieldRejectedError
 from app.core.text import SingleLine
 from app.uploads.multipart import ParsedForm, read_multipart
@@ -51,18 +57,29 @@ class UploadForm:
     max_files: int = 1
     text_fields: dict[str, int] = field(default_factory=dict)
 
-    @staticmethod
-    def _max_file_bytes() -> int:
-        return get_settings().max_upload_bytes
-
     def route_options(self) -> dict[str, Any]:
-        """Keyword arguments for the route decorator: the body limit and the OpenAPI body."""
+        """Keyword arguments for the route decorator: the body limit and the OpenAPI body.
+
+        The route gets a body limiter of its own (any size: it replaces the routers' JSON limit),
+        and a first dependency sets it to this form's limit under the app's settings."""
         return {
             "openapi_extra": openapi_request_body(
                 self.file_field, max_files=self.max_files, text_fields=self.text_fields
             ),
-            "max_body_size": body_limit(self.max_files, self._max_file_bytes()),
+            "max_body_size": body_limit(self.max_files, DEFAULT_MAX_FILE_BYTES),
+            "dependencies": [Depends(self.limit_body)],
         }
+
+    async def limit_body(self, request: Request) -> None:
+        """Set this request's body limit from the app's settings, before any other dependency
+        can answer: the route's limiter then refuses a larger declared or streamed body (413)
+        exactly as if the route had been built with this limit."""
+        limit = body_limit(self.max_files, _max_file_bytes(request))
+        # A limiter nested in the route's one narrows the route's (Starlette's rule for nested
+        # limits, as a route's own limit overrides its router's); it reads nothing itself.
+        await RequestBodyLimitMiddleware(_nothing, max_body_size=limit)(
+            request.scope, request.receive, _nothing_sent
+        )
 
     async def read(self, request: Request, storage: Storage, session: Session) -> ParsedForm:
         # The body arrives as slowly as the client sends it. End the transaction the route's
@@ -73,7 +90,7 @@ class UploadForm:
             request,
             file_field=self.file_field,
             max_files=self.max_files,
-            max_file_bytes=self._max_file_bytes(),
+            max_file_bytes=_max_file_bytes(request),
             text_fields=self.text_fields,
             storage=storage,
         )
@@ -83,6 +100,22 @@ class UploadForm:
             await run_in_threadpool(form.cleanup)
             raise
         return form
+
+
+DEFAULT_MAX_FILE_BYTES: int = Settings.model_fields["max_upload_bytes"].default
+
+
+def _max_file_bytes(request: Request) -> int:
+    # The settings create_app put on the app serving this request (app.api.deps reads the same).
+    return cast(Settings, request.app.state.settings).max_upload_bytes
+
+
+async def _nothing(scope: Scope, receive: Receive, send: Send) -> None:
+    return None
+
+
+async def _nothing_sent(message: Message) -> None:
+    raise RuntimeError("the body limit answers nothing here")
 
 
 _TEXT_FIELD = TypeAdapter(Annotated[str, SingleLine(10_000)])

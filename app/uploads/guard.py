@@ -15,7 +15,6 @@ from functools import cache
 from sqlalchemy import Column, func, select
 from sqlalchemy.orm import Session, object_mapper
 
-from app.core.config import get_settings
 from app.core.database import LOCKS
 from app.core.errors import NotAuthenticatedError
 from app.uploads.errors import QuotaExceededError
@@ -74,10 +73,11 @@ def stored_bytes(session: Session, owner_id: int) -> int:
     return int(total or 0)
 
 
-def check_quota(session: Session, *, owner_id: int, adding: int, freeing: int = 0) -> None:
-    """413 QUOTA_EXCEEDED if the owner's files, plus `adding` less `freeing`, pass the quota.
-    Call with the owner's row locked (`lock_owner`)."""
-    quota = get_settings().upload_quota_bytes
+def check_quota(
+    session: Session, *, quota: int, owner_id: int, adding: int, freeing: int = 0
+) -> None:
+    """413 QUOTA_EXCEEDED if the owner's files, plus `adding` less `freeing`, pass `quota`
+    (bytes: UPLOAD_QUOTA_BYTES). Call with the owner's row locked (`lock_owner`)."""
     used = stored_bytes(session, owner_id)
     if used - freeing + adding > quota:
         raise QuotaExceededError(

@@ -27,14 +27,13 @@ import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import puremagic
 from PIL import Image, ImageOps
 
-from app.core.config import get_settings
 from app.uploads.errors import ImageTooLargeError, UnsupportedMediaTypeError
 from app.uploads.types import GIF, JPEG, PDF, PNG, WEBP, FileType, accepted
 
@@ -168,22 +167,23 @@ def _check_decoded_bytes(im: Image.Image, fit: tuple[int, int] | None, max_bytes
         )
 
 
-def _cores() -> int:
+def cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))  # what this process may use, e.g. under taskset
     return os.cpu_count() or 1
 
 
-@lru_cache(maxsize=1)
-def decoders() -> ThreadPoolExecutor:
-    """The threads every image is decoded and re-encoded on: `IMAGE_DECODE_CONCURRENCY` of them
-    (default: the cores), so no more frames than that are in memory at once; the rest queue.
+@cache
+def decoders(workers: int) -> ThreadPoolExecutor:
+    """The threads images are decoded and re-encoded on: `workers` of them (the app's
+    IMAGE_DECODE_CONCURRENCY), so no more frames than that are in memory at once; the rest queue.
+    One pool per size, shared by every app of the process that asks for that size: a pool per
+    request or per app would no longer bound the process.
 
     Dedicated threads rather than a semaphore on the request's own thread: the C allocator keeps
     the memory a thread freed in that thread's arena for its next use, so frames decoded on all
     forty request threads would leave forty frames' worth resident after a burst (measured:
     1.2 GiB after 20 uploads of a 120 MB frame, with at most two decoding at a time)."""
-    workers = get_settings().image_decode_concurrency or _cores()
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quill-decode")
 
 
@@ -243,6 +243,7 @@ def process_image(
     src: Path,
     dst: Path,
     *,
+    workers: int | None = None,
     fit: tuple[int, int] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> ImageInfo:
@@ -252,10 +253,13 @@ def process_image(
     `UnsupportedMediaTypeError` for anything but a fully decodable JPEG/PNG/WebP/GIF, and
     `ImageTooLargeError` when width×height exceeds `max_pixels` or the decoded frame would take
     more than `max_pixels` × DECODE_BYTES_PER_PIXEL bytes (both checked before decoding).
-    Runs on one of the `decoders` threads, waiting for one to be free.
+    Runs on one of the `decoders(workers)` threads (by default one per core), waiting for one
+    to be free.
     """
     detected = detect(src)
-    return decoders().submit(_reencode, src, dst, detected, fit, max_pixels).result()
+    return (
+        decoders(workers or cores()).submit(_reencode, src, dst, detected, fit, max_pixels).result()
+    )
 
 
 def _reencode(

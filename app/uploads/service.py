@@ -25,6 +25,7 @@ from app.core.errors import NotFoundError
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
 from app.uploads import guard as guard
+from app.uploads.limits import UploadLimits
 from app.uploads.media import detect, process_image
 from app.uploads.models import Upload, UploadKind
 from app.uploads.multipart import ParsedForm, ReceivedFile
@@ -55,7 +56,12 @@ def _digest(path: Path) -> tuple[int, str]:
 
 
 def prepare(
-    storage: Storage, received: ReceivedFile, *, allow_pdf: bool, fit: tuple[int, int] | None
+    storage: Storage,
+    received: ReceivedFile,
+    *,
+    limits: UploadLimits,
+    allow_pdf: bool,
+    fit: tuple[int, int] | None,
 ) -> Prepared:
     """Decide the type from the bytes; re-encode images (metadata gone, bombs refused)."""
     detected = detect(received.temp_path, allow_pdf=allow_pdf)
@@ -70,7 +76,7 @@ def prepare(
         )
     out = storage.temp_file(detected.ext)
     try:
-        info = process_image(received.temp_path, out, fit=fit)
+        info = process_image(received.temp_path, out, workers=limits.decode_workers, fit=fit)
         size, sha = _digest(out)
     except BaseException:
         out.unlink(missing_ok=True)
@@ -82,6 +88,7 @@ def prepare_all(
     storage: Storage,
     form: ParsedForm,
     *,
+    limits: UploadLimits,
     allow_pdf: bool,
     fit: tuple[int, int] | None = None,
 ) -> list[Prepared]:
@@ -93,7 +100,7 @@ def prepare_all(
     prepared: list[Prepared] = []
     try:
         for received in form.files:
-            prepared.append(prepare(storage, received, allow_pdf=allow_pdf, fit=fit))
+            prepared.append(prepare(storage, received, limits=limits, allow_pdf=allow_pdf, fit=fit))
     except BaseException:
         discard(prepared)
         raise
@@ -177,14 +184,21 @@ def remove_files(storage: Storage, names: Iterable[str | None]) -> None:
 
 
 def save_uploads(
-    session: Session, *, storage: Storage, owner_id: int, form: ParsedForm, allow_pdf: bool
+    session: Session,
+    *,
+    storage: Storage,
+    limits: UploadLimits,
+    owner_id: int,
+    form: ParsedForm,
+    allow_pdf: bool,
 ) -> list[Upload]:
     """Store every file of `form` as the owner's uploads, all or none."""
-    prepared = prepare_all(storage, form, allow_pdf=allow_pdf)
+    prepared = prepare_all(storage, form, limits=limits, allow_pdf=allow_pdf)
     description = form.fields.get("description") or None
     try:
         guard.lock_owner(session, owner_id=owner_id)
-        guard.check_quota(session, owner_id=owner_id, adding=sum(item.size for item in prepared))
+        adding = sum(item.size for item in prepared)
+        guard.check_quota(session, quota=limits.quota_bytes, owner_id=owner_id, adding=adding)
         pairs = [(_row(owner_id, item, UploadKind.UPLOAD, description), item) for item in prepared]
         session.add_all(row for row, _ in pairs)
     except BaseException:
@@ -211,15 +225,23 @@ class Slot:
     attach: Callable[[str | None], None]
 
 
-def replace_file(session: Session, *, storage: Storage, slot: Slot, form: ParsedForm) -> None:
+def replace_file(
+    session: Session, *, storage: Storage, limits: UploadLimits, slot: Slot, form: ParsedForm
+) -> None:
     """Store the image in `form` as the slot's file, letting go of the one it held."""
-    item = prepare_all(storage, form, allow_pdf=False, fit=slot.fit)[0]
+    item = prepare_all(storage, form, limits=limits, allow_pdf=False, fit=slot.fit)[0]
     try:
         guard.lock_owner(session, owner_id=slot.owner_id)
         # Read under the lock: another replacement may have committed while this one streamed.
         old_name = slot.lock(session)
         freeing = guard.size_of(session, old_name)
-        guard.check_quota(session, owner_id=slot.owner_id, adding=item.size, freeing=freeing)
+        guard.check_quota(
+            session,
+            quota=limits.quota_bytes,
+            owner_id=slot.owner_id,
+            adding=item.size,
+            freeing=freeing,
+        )
         row = _row(slot.owner_id, item, slot.kind, None)
         session.add(row)
         if old_name:

@@ -19,7 +19,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Protocol, overload, runtime_checkable
 
@@ -148,9 +147,7 @@ class LocalStorage:
         return safe_name(name) and (self.root / name).is_file()
 
     def url(self, name: str) -> str:
-        if not safe_name(name):
-            raise ValueError(f"no URL for unsafe name {name!r}")
-        return URL_PREFIX + name
+        return public_url(name)
 
     def path(self, name: str) -> Path:
         path = self._checked(name)
@@ -187,14 +184,6 @@ class LocalStorage:
         return removed
 
 
-@lru_cache(maxsize=1)
-def get_storage() -> Storage:
-    """The storage the app uses; swap this one function to move files to an object store."""
-    from app.core.config import get_settings
-
-    return LocalStorage(get_settings().upload_dir)
-
-
 @overload
 def public_url(name: str) -> str: ...
 @overload
@@ -203,5 +192,10 @@ def public_url(name: None) -> None: ...
 def public_url(name: str | None) -> str | None: ...
 def public_url(name: str | None) -> str | None:
     """The URL a client fetches a stored file at, or None for no file: every file URL in an
-    answer (an upload's, an avatar's, a cover's) is built here, by the storage in use."""
-    return get_storage().url(name) if name else None
+    answer (an upload's, an avatar's, a cover's) and `Storage.url` is built here. Files are
+    served by the app itself at /files/, whatever the storage, so no storage is needed."""
+    if not name:
+        return None
+    if not safe_name(name):
+        raise ValueError(f"no URL for unsafe name {name!r}")
+    return URL_PREFIX + name

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from app.uploads import guard
 from app.uploads import service as uploads
+from app.uploads.limits import UploadLimits
 from app.uploads.models import UploadKind
 from app.uploads.multipart import ParsedForm
 from app.uploads.storage import Storage
@@ -30,9 +31,11 @@ def avatar_slot(user: User) -> uploads.Slot:
     )
 
 
-def set_avatar(session: Session, *, storage: Storage, user: User, form: ParsedForm) -> User:
+def set_avatar(
+    session: Session, *, storage: Storage, limits: UploadLimits, user: User, form: ParsedForm
+) -> User:
     """Store the image in `form` as the user's avatar; the old one's row and file go."""
-    uploads.replace_file(session, storage=storage, slot=avatar_slot(user), form=form)
+    uploads.replace_file(session, storage=storage, limits=limits, slot=avatar_slot(user), form=form)
     return user
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.api.deps import get_db
-from app.core.config import get_settings
+from app.core.config import Settings
 from app.core.errors import ConflictError
 from app.core.middleware import _vary_origin
 from app.core.schemas import StrictBody
@@ -23,7 +23,7 @@ class Echo(StrictBody):
     text: str
 
 
-def _add_probe_routes(app: FastAPI) -> None:
+def _add_probe_routes(app: FastAPI, settings: Settings) -> None:
     """Routes that exist only in tests, included the way create_app() includes real ones."""
     router = APIRouter()
 
@@ -39,12 +39,12 @@ def _add_probe_routes(app: FastAPI) -> None:
     def conflict() -> None:
         raise ConflictError("That is taken")
 
-    app.include_router(router, max_body_size=get_settings().max_json_body_bytes)
+    app.include_router(router, max_body_size=settings.max_json_body_bytes)
 
 
 @pytest.fixture
-def probe_client(app: FastAPI) -> Iterator[TestClient]:
-    _add_probe_routes(app)
+def probe_client(app: FastAPI, settings: Settings) -> Iterator[TestClient]:
+    _add_probe_routes(app, settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -203,10 +203,10 @@ def test_ready_is_503_when_database_unreachable(app: FastAPI) -> None:
     assert "127.0.0.1" not in body["message"]
 
 
-def test_oversized_json_is_413_without_reading_it_whole(db: Session) -> None:
+def test_oversized_json_is_413_without_reading_it_whole(db: Session, settings: Settings) -> None:
     """Feed an endless body at the ASGI level and count what the app pulled in."""
-    app = create_app()
-    _add_probe_routes(app)
+    app = create_app(settings)
+    _add_probe_routes(app, settings)
     chunk = b"x" * 65536
     pulled = 0
     sent: list[dict] = []

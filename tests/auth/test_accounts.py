@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import links
 from app.auth.models import LoginAttempt
+from app.core.config import Settings
 from app.core.security import create_token
 from app.users import service as users
 from app.users.schemas import UserCreate, UserUpdate
@@ -75,14 +76,26 @@ def test_reset_password_single_use_and_ends_sessions(
     login(client, user.email, "fresh-pass-1")
 
 
-def test_reset_rejects_expired_and_foreign_tokens(client: TestClient, make_user) -> None:
+def test_reset_rejects_expired_and_foreign_tokens(
+    client: TestClient, make_user, settings: Settings
+) -> None:
     user = make_user("exp@example.com")
     expired, _ = create_token(
-        user.id, "reset", account=user.uid, version=0, lifetime=timedelta(seconds=-1)
+        user.id,
+        "reset",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(seconds=-1),
+        key=settings.signing_key,
     )
     access = login(client, user.email)["access_token"]
     long_lived, _ = create_token(
-        user.id, "reset", account=user.uid, version=0, lifetime=timedelta(minutes=31)
+        user.id,
+        "reset",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(minutes=31),
+        key=settings.signing_key,
     )
     for token in (expired, access, "garbage"):
         response = client.post(
@@ -93,7 +106,7 @@ def test_reset_rejects_expired_and_foreign_tokens(client: TestClient, make_user)
     from app.core.security import RESET_TOKEN_MINUTES, decode_token
 
     assert RESET_TOKEN_MINUTES == 30
-    claims = decode_token(long_lived, "reset")
+    claims = decode_token(long_lived, "reset", key=settings.signing_key)
     assert claims.expires_at - claims.issued_at == timedelta(minutes=31)
 
 
@@ -176,14 +189,16 @@ class RecordingHooks:
         self.events.append(("request_verify", user.email))
 
 
-def test_services_report_account_events_to_the_hooks_they_are_given(db: Session, make_user) -> None:
+def test_services_report_account_events_to_the_hooks_they_are_given(
+    db: Session, make_user, settings: Settings
+) -> None:
     # The services say what happened; what follows (mail) is the hooks' business, so a caller
     # without a request (the CLI, a test) passes its own.
     hooks = RecordingHooks()
     user = make_user("events@example.com")
-    links.request_password_reset(db, email="nobody@example.com", hooks=hooks)
-    links.request_password_reset(db, email=user.email, hooks=hooks)
-    links.request_verification(db, user=user, hooks=hooks)
+    links.request_password_reset(db, settings=settings, email="nobody@example.com", hooks=hooks)
+    links.request_password_reset(db, settings=settings, email=user.email, hooks=hooks)
+    links.request_verification(db, settings=settings, user=user, hooks=hooks)
     change = UserUpdate(email="moved@example.com", current_password=PASSWORD)
     users.update_profile(db, user=user, data=change, hooks=hooks)
     users.update_profile(db, user=user, data=UserUpdate(name="Same Address"), hooks=hooks)

@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.deps import get_db
 from app.core import security
+from app.core.config import Settings
 from app.core.security import create_token
+from app.main import create_app
 from app.users.models import User
 from tests.utils.accounts import PASSWORD, bearer, login
 from tests.utils.mail import mails_to
@@ -160,15 +163,27 @@ def _alg_none_token(user_id: int) -> str:
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
 
-def test_bad_access_tokens_are_401(client: TestClient, make_user, db: Session) -> None:
+def test_bad_access_tokens_are_401(
+    client: TestClient, make_user, db: Session, settings: Settings
+) -> None:
     user = make_user("tok@example.com")
     tokens = login(client, user.email)
     good = tokens["access_token"]
     expired, _ = create_token(
-        user.id, "access", account=user.uid, version=0, lifetime=timedelta(seconds=-10)
+        user.id,
+        "access",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(seconds=-10),
+        key=settings.signing_key,
     )
     wrong_key = create_token(
-        user.id, "access", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+        user.id,
+        "access",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
     )[0]
     header, payload, signature = wrong_key.split(".")
     tampered_payload = json.loads(base64.urlsafe_b64decode(payload + "=="))
@@ -181,10 +196,20 @@ def test_bad_access_tokens_are_401(client: TestClient, make_user, db: Session) -
         ]
     )
     reset, _ = create_token(
-        user.id, "reset", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+        user.id,
+        "reset",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
     )
     verify, _ = create_token(
-        user.id, "verify", account=user.uid, version=0, lifetime=timedelta(minutes=5)
+        user.id,
+        "verify",
+        account=user.uid,
+        version=0,
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
     )
     candidates = {
         "expired": expired,
@@ -259,3 +284,17 @@ def test_logout_revokes_the_refresh_token(client: TestClient, make_user) -> None
     again = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert again.status_code == 401
     assert client.post("/auth/logout", json={"refresh_token": "unknown"}).status_code == 204
+
+
+def test_tokens_are_signed_with_the_serving_apps_key(
+    client: TestClient, make_user, db: Session, database, settings: Settings, storage
+) -> None:
+    """The signing key is the app's setting, not the process's: another key, another signer."""
+    user = make_user("two-keys@example.com")
+    headers = bearer(login(client, user.email)["access_token"])
+    other_key = settings.model_copy(update={"secret_key": "another-test-secret-key-0123456789abc"})
+    other = create_app(other_key, database=database, storage=storage)
+    other.dependency_overrides[get_db] = lambda: db
+    with TestClient(other, raise_server_exceptions=False) as other_client:
+        assert other_client.get("/users/me", headers=headers).status_code == 401
+    assert client.get("/users/me", headers=headers).status_code == 200

@@ -35,10 +35,10 @@ def engine_ready(engine):
     return engine
 
 
-def test_concurrent_logins_never_fail(committed_user: str) -> None:
+def test_concurrent_logins_never_fail(committed_user: str, settings) -> None:
     """Each login reads, hashes, then writes; on SQLite a stale read snapshot would turn the write
     into 'database is locked' (503) unless writes take their lock up front."""
-    app = create_app()
+    app = create_app(settings)
     statuses: Counter[int] = Counter()
     barrier = threading.Barrier(6)
 

@@ -42,7 +42,10 @@ def test_verify_request_is_429_past_the_limit(
     # An hour later the oldest slot is free again.
     db.execute(
         update(MailSlot)
-        .where(MailSlot.address_digest == address_digest(user.email), MailSlot.slot == 0)
+        .where(
+            MailSlot.address_digest == address_digest(user.email, key=settings.signing_key),
+            MailSlot.slot == 0,
+        )
         .values(sent_at=datetime.now(UTC) - timedelta(hours=1, seconds=1))
     )
     db.commit()
@@ -51,7 +54,7 @@ def test_verify_request_is_429_past_the_limit(
 
 
 @pytest.fixture
-def committed_user(session_factory, password_hash: str):
+def committed_user(session_factory, password_hash: str, settings):
     """A user committed for real: concurrent requests need their own sessions."""
     email = "flood-target@example.com"
     with session_factory() as session:
@@ -61,7 +64,11 @@ def committed_user(session_factory, password_hash: str):
         user_id = user.id
     yield email
     with session_factory() as session:
-        session.execute(delete(MailSlot).where(MailSlot.address_digest == address_digest(email)))
+        session.execute(
+            delete(MailSlot).where(
+                MailSlot.address_digest == address_digest(email, key=settings.signing_key)
+            )
+        )
         session.execute(delete(User).where(User.id == user_id))
         session.commit()
 
@@ -71,7 +78,7 @@ def test_concurrent_forgot_password_sends_exactly_the_limit(committed_user: str,
     before = len(mails_to(settings, committed_user))
     statuses: Counter[int] = Counter()
     barrier = threading.Barrier(25)
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(settings)) as client:
 
         def worker() -> None:
             barrier.wait()

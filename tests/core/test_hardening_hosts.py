@@ -17,6 +17,7 @@ from app.auth.models import LoginAttempt
 from app.core.config import Settings
 from app.main import create_app
 from tests.utils.servers import REPO_ROOT, free_port, serve
+from tests.utils.settings import run_environment
 
 
 def _app(db: Session, settings: Settings, **changes: object) -> FastAPI:
@@ -111,6 +112,7 @@ def test_served_app_ignores_forwarded_for_by_default(tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
+        **run_environment(),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "LOGIN_LOG_FILE": str(tmp_path / "login_log.txt"),
         "REQUEST_LOG_FILE": str(tmp_path / "requests.log"),

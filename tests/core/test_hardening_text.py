@@ -2,8 +2,6 @@
 characters, lone surrogates, and bidi controls in names and titles, with the same 422 on every
 database (PostgreSQL used to answer 500 for NUL)."""
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -131,7 +129,7 @@ def test_reset_token_string(client: TestClient) -> None:
     assert_rejected(client.post("/auth/reset-password", json=body), "token")
 
 
-def test_upload_description(user_client, settings) -> None:
+def test_upload_description(user_client, storage) -> None:
     client, _user, headers = user_client
     png = image_bytes("PNG")
     for route, file_field in (("/uploads/image", "file"), ("/uploads", "files")):
@@ -144,7 +142,7 @@ def test_upload_description(user_client, settings) -> None:
         assert_rejected(response, "description")
     # Nothing half-written: no row, no stored file, no temporary.
     assert client.get("/uploads", headers=headers).json()["total"] == 0
-    stored = [p for p in Path(settings.upload_dir).rglob("*") if p.is_file()]
+    stored = [p for p in storage.root.rglob("*") if p.is_file()]
     assert stored == []
     fine = client.post(
         "/uploads/image",

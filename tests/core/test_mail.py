@@ -93,6 +93,7 @@ AUTH_WITHOUT_TLS = pytest.mark.filterwarnings(
 def _smtp_settings(port: int, user: str | None = None, password: str | None = None) -> Settings:
     return Settings(
         _env_file=None,
+        environment="test",
         mail_backend="smtp",
         smtp_host="127.0.0.1",
         smtp_port=port,
@@ -107,7 +108,9 @@ def _smtp_settings(port: int, user: str | None = None, password: str | None = No
 
 
 def test_file_backend_writes_one_parseable_eml(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, mail_backend="file", mail_dir=tmp_path / "outbox")
+    settings = Settings(
+        _env_file=None, environment="test", mail_backend="file", mail_dir=tmp_path / "outbox"
+    )
     send_mail("ada@example.com", "Hello there", "Grüße aus Quill\nline two", settings)
 
     files = _eml_files(tmp_path / "outbox")
@@ -125,7 +128,7 @@ def test_file_backend_writes_one_parseable_eml(tmp_path: Path) -> None:
 
 
 def test_file_backend_two_messages_two_files(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, mail_backend="file", mail_dir=tmp_path)
+    settings = Settings(_env_file=None, environment="test", mail_backend="file", mail_dir=tmp_path)
     send_mail("a@example.com", "first", "one", settings)
     send_mail("b@example.com", "second", "two", settings)
 
@@ -149,7 +152,7 @@ def test_file_backend_same_instant_still_two_files(
 
     # Two workers can hit the same timestamp; neither message may overwrite the other.
     monkeypatch.setattr("app.core.mail.datetime", FrozenDatetime)
-    settings = Settings(_env_file=None, mail_backend="file", mail_dir=tmp_path)
+    settings = Settings(_env_file=None, environment="test", mail_backend="file", mail_dir=tmp_path)
     send_mail("a@example.com", "first", "one", settings)
     send_mail("b@example.com", "second", "two", settings)
 
@@ -161,7 +164,7 @@ def test_file_backend_disk_error_is_logged_not_raised(
 ) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the mail folder should be")
-    settings = Settings(_env_file=None, mail_backend="file", mail_dir=blocker)
+    settings = Settings(_env_file=None, environment="test", mail_backend="file", mail_dir=blocker)
 
     with caplog.at_level(logging.ERROR, logger="quill.mail"):
         send_mail("a@example.com", "lost", "body", settings)
@@ -173,7 +176,7 @@ def test_file_backend_disk_error_is_logged_not_raised(
 def test_header_injection_is_refused_and_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(_env_file=None, mail_backend="file", mail_dir=tmp_path)
+    settings = Settings(_env_file=None, environment="test", mail_backend="file", mail_dir=tmp_path)
 
     with caplog.at_level(logging.ERROR, logger="quill.mail"):
         send_mail("a@example.com", "hi\nBcc: victim@example.com", "body", settings)
@@ -250,7 +253,7 @@ def test_smtp_server_down_is_logged_not_raised(caplog: pytest.LogCaptureFixture)
 
 
 def test_console_backend_logs_the_message(caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(_env_file=None, mail_backend="console")
+    settings = Settings(_env_file=None, environment="test", mail_backend="console")
 
     with caplog.at_level(logging.INFO, logger="quill.mail"):
         send_mail("erin@example.com", "Console subject", "console body", settings)
@@ -267,13 +270,13 @@ def test_console_backend_logs_the_message(caplog: pytest.LogCaptureFixture) -> N
 
 
 def test_frontend_link_quotes_the_token() -> None:
-    settings = Settings(_env_file=None, frontend_url="http://localhost:3000/")
+    settings = Settings(_env_file=None, environment="test", frontend_url="http://localhost:3000/")
     link = frontend_link("/reset-password", "a+b/c=d&e f", settings)
     assert link == "http://localhost:3000/reset-password?token=a%2Bb%2Fc%3Dd%26e%20f"
 
 
 def test_frontend_link_plain_token() -> None:
-    settings = Settings(_env_file=None, frontend_url="https://blog.example.com")
+    settings = Settings(_env_file=None, environment="test", frontend_url="https://blog.example.com")
     assert (
         frontend_link("/verify-email", "abc_DEF-123", settings)
         == "https://blog.example.com/verify-email?token=abc_DEF-123"

@@ -38,8 +38,9 @@ def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch, tmp_path) 
     ],
 )
 def test_cors_origins_comma_or_json(
-    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str], tmp_path
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # development writes its generated key file here
     monkeypatch.setenv("CORS_ORIGINS", raw)
     assert Settings(_env_file=None).cors_origins == expected
 
@@ -57,6 +58,7 @@ def test_production_refuses_weak_secret(monkeypatch: pytest.MonkeyPatch, key: st
 def test_production_refuses_wildcard_cors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.setenv("MAIL_BACKEND", "file")  # not the guarded console default
     monkeypatch.setenv("CORS_ORIGINS", "*")
     with pytest.raises(ValidationError, match="CORS_ORIGINS"):
         Settings(_env_file=None)

@@ -21,8 +21,8 @@ from app.users.models import User
 from tests.utils.accounts import bearer, login
 
 
-def test_thread_limiter_matches_the_connection_pool(tmp_path: Path) -> None:
-    app = create_app()
+def test_thread_limiter_matches_the_connection_pool(tmp_path: Path, settings) -> None:
+    app = create_app(settings)
     router = APIRouter()
 
     @router.get("/_threads")

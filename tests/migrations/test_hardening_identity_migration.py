@@ -7,6 +7,7 @@ from alembic import command
 from sqlalchemy import Engine, text
 
 from app.cli import alembic_config
+from app.core.config import Settings
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 ROWS = {
@@ -39,8 +40,8 @@ def _naive(engine: Engine, moment: datetime) -> datetime:
     return moment if engine.dialect.name == "postgresql" else moment.replace(tzinfo=None)
 
 
-def test_upgrade_to_0006_keeps_every_row(engine: Engine) -> None:
-    config = alembic_config()
+def test_upgrade_to_0006_keeps_every_row(engine: Engine, settings: Settings) -> None:
+    config = alembic_config(settings)
     command.downgrade(config, "0005")
     ids = (900_001, 900_002)
     try:

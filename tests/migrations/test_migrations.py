@@ -8,11 +8,12 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from app.cli import alembic_config
+from app.core.config import Settings
 from app.users.models import User
 
 
-def test_upgrade_downgrade_upgrade_and_no_drift(engine: Engine) -> None:
-    config = alembic_config()
+def test_upgrade_downgrade_upgrade_and_no_drift(engine: Engine, settings: Settings) -> None:
+    config = alembic_config(settings)
     command.downgrade(config, "base")
     assert "users" not in inspect(engine).get_table_names()
     command.upgrade(config, "head")

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from app.posts import service as posts
 from app.posts.models import Post
 from app.uploads.models import Upload
-from app.uploads.storage import get_storage, new_name
+from app.uploads.storage import new_name
 from app.users.models import User
 
 
@@ -34,9 +34,8 @@ def committed_post(session_factory, password_hash: str) -> Iterator[int]:
 
 
 def test_cover_set_after_loading_is_removed_with_the_post(
-    committed_post: int, session_factory
+    committed_post: int, session_factory, storage
 ) -> None:
-    storage = get_storage()
     with session_factory() as deleting:
         stale = deleting.get(Post, committed_post)
         assert stale is not None and stale.cover_name is None

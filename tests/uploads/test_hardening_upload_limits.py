@@ -14,10 +14,11 @@ from PIL import ImageFile
 from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
+from app.core.config import Settings
 from app.main import create_app
 from app.uploads import media
+from app.uploads.limits import UploadLimits
 from app.uploads.models import Upload
-from app.uploads.storage import get_storage
 from app.users.models import User
 from bench.decode import rgba_png
 from tests.utils.accounts import PASSWORD, bearer, login
@@ -39,8 +40,12 @@ def test_decode_bytes_are_bounded_before_decoding(user_client) -> None:
     assert answer.json()["code"] == "IMAGE_TOO_LARGE"
 
 
-def count_concurrent_decodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, threads: int) -> int:
-    """Run `threads` image decodes at once; the most that were inside Pillow's load together."""
+def count_concurrent_decodes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, threads: int, settings: Settings
+) -> int:
+    """Run `threads` image decodes at once, bounded as an app with `settings` bounds them; the
+    most that were inside Pillow's load together."""
+    pool_size = UploadLimits.from_settings(settings).decode_workers
     inside, most, lock = 0, 0, threading.Lock()
     real_load = ImageFile.ImageFile.load
 
@@ -65,7 +70,7 @@ def count_concurrent_decodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, th
     def decode(i: int) -> None:
         barrier.wait()
         try:
-            media.process_image(src, tmp_path / f"out{i}.png")
+            media.process_image(src, tmp_path / f"out{i}.png", workers=pool_size)
         except BaseException as exc:
             errors.append(exc)
 
@@ -81,29 +86,21 @@ def count_concurrent_decodes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, th
 def test_decode_concurrency_is_the_setting(
     settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(settings, "image_decode_concurrency", 2)
-    media.decoders.cache_clear()
-    try:
-        assert count_concurrent_decodes(monkeypatch, tmp_path, threads=6) == 2
-    finally:
-        media.decoders.cache_clear()
+    two = settings.model_copy(update={"image_decode_concurrency": 2})
+    assert count_concurrent_decodes(monkeypatch, tmp_path, threads=6, settings=two) == 2
 
 
 def test_decode_concurrency_defaults_to_the_cores(
     settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(settings, "image_decode_concurrency", None)
-    media.decoders.cache_clear()
+    unset = settings.model_copy(update={"image_decode_concurrency": None})
     cores = len(os.sched_getaffinity(0))
-    try:
-        assert count_concurrent_decodes(monkeypatch, tmp_path, threads=cores + 2) == cores
-    finally:
-        media.decoders.cache_clear()
+    threads = cores + 2
+    assert count_concurrent_decodes(monkeypatch, tmp_path, threads=threads, settings=unset) == cores
 
 
 def test_decode_concurrency_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.core.config import Settings
-
+    monkeypatch.setenv("ENVIRONMENT", "test")  # no development key file in the working directory
     monkeypatch.setenv("IMAGE_DECODE_CONCURRENCY", "3")
     monkeypatch.setenv("UPLOAD_QUOTA_BYTES", "12345")
     fresh = Settings()
@@ -117,7 +114,7 @@ def test_decode_concurrency_is_read_from_the_environment(monkeypatch: pytest.Mon
 
 
 def test_quota_refuses_what_would_pass_it(
-    user_client, settings, monkeypatch: pytest.MonkeyPatch, db: Session
+    user_client, settings, monkeypatch: pytest.MonkeyPatch, db: Session, storage
 ) -> None:
     client, user, headers = user_client
     monkeypatch.setattr(settings, "upload_quota_bytes", 2 * len(PDF) + 10)
@@ -126,15 +123,15 @@ def test_quota_refuses_what_would_pass_it(
     refused = client.post("/uploads", headers=headers, files=[pdf])
     assert refused.status_code == 413, refused.text
     assert refused.json()["code"] == "QUOTA_EXCEEDED"
-    assert rows_of(db, user) == 2 and len(stored(get_storage().root)) == 2
-    assert temporaries(get_storage().root) == []
+    assert rows_of(db, user) == 2 and len(stored(storage.root)) == 2
+    assert temporaries(storage.root) == []
     # Images count too, avatars included; freeing space lets the next one in.
     avatar = {"file": ("me.png", image_bytes("PNG", (1, 1)), "image/png")}
     assert client.post("/users/me/avatar", headers=headers, files=avatar).status_code == 413
     first = client.get("/uploads", headers=headers).json()["data"][0]["id"]
     assert client.delete(f"/uploads/{first}", headers=headers).status_code == 204
     assert client.post("/users/me/avatar", headers=headers, files=avatar).status_code == 200
-    assert temporaries(get_storage().root) == []
+    assert temporaries(storage.root) == []
 
 
 def test_replacing_an_avatar_counts_the_old_one_as_freed(
@@ -165,7 +162,7 @@ def committed_user(session_factory, password_hash: str) -> Iterator[str]:
 
 
 def test_concurrent_uploads_cannot_share_the_last_headroom(
-    committed_user: str, settings, database, monkeypatch: pytest.MonkeyPatch
+    committed_user: str, settings, database, monkeypatch: pytest.MonkeyPatch, storage
 ) -> None:
     """Real sessions on real connections. Each upload lingers after summing the quota, so two
     unserialised checks would both see the same headroom; under the owner's lock only one may."""
@@ -178,7 +175,7 @@ def test_concurrent_uploads_cannot_share_the_last_headroom(
     event.listen(database.engine, "after_cursor_execute", linger)
     statuses: Counter[int] = Counter()
     try:
-        app = create_app(settings, database=database)
+        app = create_app(settings, database=database, storage=storage)
         with TestClient(app, raise_server_exceptions=False) as client:
             headers = bearer(login(client, committed_user, PASSWORD)["access_token"])
             barrier = threading.Barrier(3)
@@ -197,5 +194,5 @@ def test_concurrent_uploads_cannot_share_the_last_headroom(
     finally:
         event.remove(database.engine, "after_cursor_execute", linger)
     assert statuses == {201: 1, 413: 2}
-    assert len(stored(get_storage().root)) == 1
-    assert temporaries(get_storage().root) == []
+    assert len(stored(storage.root)) == 1
+    assert temporaries(storage.root) == []

@@ -17,7 +17,7 @@ from app.posts import service as posts
 from app.posts.models import Post
 from app.posts.schemas import PostCreate
 from app.uploads.models import Upload
-from app.uploads.storage import get_storage
+from app.uploads.storage import LocalStorage
 from app.users import service as users
 from app.users.models import User
 from tests.utils.files import image_bytes, rows_of, stored, temporaries
@@ -25,8 +25,8 @@ from tests.utils.files import image_bytes, rows_of, stored, temporaries
 THREE_IMAGES = [("files", (f"{i}.png", image_bytes("PNG", (300, 200)), "image/png")) for i in "abc"]
 
 
-def nothing_left(db: Session, user: User) -> None:
-    store = get_storage().root
+def nothing_left(db: Session, user: User, storage: LocalStorage) -> None:
+    store = storage.root
     assert temporaries(store) == []
     assert stored(store) == set()
     assert rows_of(db, user) == 0
@@ -50,7 +50,7 @@ def failing_commit(db: Session) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("failing_commit")
-def test_failed_commit_leaves_no_temporaries(user_client, db: Session) -> None:
+def test_failed_commit_leaves_no_temporaries(user_client, db: Session, storage) -> None:
     client, user, headers = user_client
     post = posts.create_post(db, author=user, data=posts_body())
     for _ in range(3):
@@ -62,7 +62,7 @@ def test_failed_commit_leaves_no_temporaries(user_client, db: Session) -> None:
     assert client.post("/users/me/avatar", headers=headers, files=one).status_code == 500
     cover = client.patch(f"/posts/{post.id}/cover", headers=headers, files=one)
     assert cover.status_code == 500
-    nothing_left(db, user)
+    nothing_left(db, user, storage)
     db.refresh(user)
     db.refresh(post)
     assert user.avatar_name is None and post.cover_name is None
@@ -112,23 +112,25 @@ def big_png() -> dict:
     return {"file": ("big.png", image_bytes("PNG", (400, 300)), "image/png")}
 
 
-def test_post_deleted_during_cover_upload_is_404(user_client, app: FastAPI, db: Session) -> None:
+def test_post_deleted_during_cover_upload_is_404(
+    user_client, app: FastAPI, db: Session, storage
+) -> None:
     _client, user, headers = user_client
     post = posts.create_post(db, author=user, data=posts_body())
 
     def delete_post() -> None:
-        posts.delete_post(db, storage=get_storage(), post=db.get(Post, post.id))
+        posts.delete_post(db, storage=storage, post=db.get(Post, post.id))
 
     with streaming_client(app, delete_post) as client:
         answer = client.patch(f"/posts/{post.id}/cover", headers=headers, files=big_png())
     assert answer.status_code == 404, answer.text
     assert answer.json()["code"] == "NOT_FOUND"
-    nothing_left(db, user)
+    nothing_left(db, user, storage)
 
 
 @pytest.mark.parametrize("route", ["/users/me/avatar", "/uploads/image", "/uploads", "cover"])
 def test_account_deleted_during_upload_is_401(
-    route: str, user_client, app: FastAPI, db: Session
+    route: str, user_client, app: FastAPI, db: Session, storage
 ) -> None:
     _client, user, headers = user_client
     post = posts.create_post(db, author=user, data=posts_body())
@@ -136,7 +138,7 @@ def test_account_deleted_during_upload_is_401(
     field = "files" if route == "/uploads" else "file"
 
     def delete_account() -> None:
-        users.delete_user(db, storage=get_storage(), user=db.get(User, user.id))
+        users.delete_user(db, storage=storage, user=db.get(User, user.id))
 
     with streaming_client(app, delete_account) as client:
         method = client.patch if route == "cover" else client.post
@@ -144,14 +146,13 @@ def test_account_deleted_during_upload_is_401(
     assert answer.status_code == 401, answer.text
     assert answer.json()["code"] == "NOT_AUTHENTICATED"
     assert answer.headers["www-authenticate"] == "Bearer"
-    nothing_left(db, user)
+    nothing_left(db, user, storage)
 
 
 # --- 7. start-up sweeps what a crash left -------------------------------------------------------
 
 
-def test_startup_sweeps_stale_temporaries(app: FastAPI) -> None:
-    storage = get_storage()
+def test_startup_sweeps_stale_temporaries(app: FastAPI, storage) -> None:
     stale = storage.temp_file(".png")
     stale.write_bytes(b"left by a crashed worker")
     an_hour_and_more = time.time() - 3700

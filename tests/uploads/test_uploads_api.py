@@ -8,7 +8,10 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.deps import get_db
+from app.main import create_app
 from app.uploads.models import Upload
+from app.uploads.storage import LocalStorage
 from tests.utils.accounts import bearer, login
 from tests.utils.files import HTML, PDF, image_bytes, png_bomb, secret_exif, stored, temporaries
 
@@ -16,11 +19,9 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 
 @pytest.fixture
-def store() -> Path:
-    """This test's upload folder (see conftest), created as the app would create it."""
-    from app.uploads.storage import get_storage
-
-    return get_storage().root
+def store(storage: LocalStorage) -> Path:
+    """This test's upload folder (the `storage` fixture the app is built with)."""
+    return storage.root
 
 
 def test_image_type_comes_from_bytes(user_client, store: Path, db: Session) -> None:
@@ -237,6 +238,35 @@ def test_declared_body_over_the_route_limit_is_413(user_client, store: Path) -> 
         content=b"x" * (6 * 1024 * 1024),
     )
     assert response.status_code == 413
+
+
+def test_body_limits_follow_the_settings_of_the_app_serving(
+    db: Session, database, settings, storage: LocalStorage, make_user
+) -> None:
+    """The upload routes are built at import; their limits are the serving app's
+    MAX_UPLOAD_BYTES, read when the request arrives, not the process's settings."""
+    app = create_app(
+        settings.model_copy(update={"max_upload_bytes": 1000}), database=database, storage=storage
+    )
+    app.dependency_overrides[get_db] = lambda: db
+    user = make_user("small-limit@example.com")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = bearer(login(client, user.email)["access_token"])
+        file = client.post(
+            "/uploads/image",
+            headers=headers,
+            files={"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 5000, "image/png")},
+        )
+        assert file.status_code == 413 and file.json()["code"] == "FILE_TOO_LARGE"
+        # Declared larger than this app's form limit: refused before anything answers, as the
+        # route's own limiter does, even before the caller is checked.
+        declared = client.post(
+            "/uploads/image",
+            headers={"content-type": "multipart/form-data; boundary=x"},
+            content=b"x" * 200_000,
+        )
+        assert declared.status_code == 413 and declared.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert stored(storage.root) == set() and temporaries(storage.root) == []
 
 
 def test_list_and_delete_own_uploads(client: TestClient, make_user, store: Path) -> None:

@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from app import cli as cli
 from app.uploads.models import Upload
-from app.uploads.storage import get_storage
 from tests.utils.accounts import bearer, login
 from tests.utils.db import Borrowed
 from tests.utils.files import image_bytes, stored, temporaries
@@ -25,9 +24,9 @@ def name_of(url: str) -> str:
     return url.removeprefix("/files/")
 
 
-def test_avatar_set_replace_remove(user_client, settings, db: Session) -> None:
+def test_avatar_set_replace_remove(user_client, settings, db: Session, storage) -> None:
     client, user, headers = user_client
-    store = get_storage().root
+    store = storage.root
     first = upload_avatar(client, headers)
     assert first.status_code == 200, first.text
     first_url = first.json()["avatar_url"]
@@ -53,9 +52,9 @@ def test_avatar_set_replace_remove(user_client, settings, db: Session) -> None:
     assert client.delete("/users/me/avatar", headers=headers).status_code == 204
 
 
-def test_bad_avatar_keeps_the_old_one(user_client, settings) -> None:
+def test_bad_avatar_keeps_the_old_one(user_client, settings, storage) -> None:
     client, _user, headers = user_client
-    store = get_storage().root
+    store = storage.root
     url = upload_avatar(client, headers).json()["avatar_url"]
     refused = client.post(
         "/users/me/avatar", headers=headers, files={"file": ("x.png", b"<svg/>", "image/png")}
@@ -65,8 +64,10 @@ def test_bad_avatar_keeps_the_old_one(user_client, settings) -> None:
     assert (store / name_of(url)).exists() and temporaries(store) == []
 
 
-def test_cover_author_only_and_removed_with_post(client: TestClient, make_user, settings) -> None:
-    store = get_storage().root
+def test_cover_author_only_and_removed_with_post(
+    client: TestClient, make_user, settings, storage
+) -> None:
+    store = storage.root
     alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
     admin = make_user("admin@example.com", is_admin=True)
     alice_h = bearer(login(client, alice.email)["access_token"])
@@ -97,8 +98,10 @@ def test_cover_author_only_and_removed_with_post(client: TestClient, make_user, 
     assert not (store / name_of(second_url)).exists()
 
 
-def test_deleting_a_user_removes_their_files(client: TestClient, make_user, settings, db) -> None:
-    store = get_storage().root
+def test_deleting_a_user_removes_their_files(
+    client: TestClient, make_user, settings, db, storage
+) -> None:
+    store = storage.root
     user = make_user("files@example.com")
     headers = bearer(login(client, user.email)["access_token"])
     before = stored(store)
@@ -121,10 +124,10 @@ def test_deleting_a_user_removes_their_files(client: TestClient, make_user, sett
 
 
 def test_storage_check_reports_and_fixes(
-    user_client, settings, db: Session, monkeypatch, capsys
+    user_client, settings, db: Session, monkeypatch, capsys, storage
 ) -> None:
     client, _user, headers = user_client
-    store = get_storage().root
+    store = storage.root
 
     def borrowed() -> Borrowed:
         return Borrowed(db)
@@ -142,25 +145,27 @@ def test_storage_check_reports_and_fixes(
     (store / lost["filename"]).unlink()
     stray = store / ("S" * 32 + ".png")
     stray.write_bytes(b"stray")
-    assert cli.main(["storage-check"], sessions=borrowed) == 1
+    assert cli.main(["storage-check"], sessions=borrowed, storage=storage) == 1
     out = capsys.readouterr().out
     assert f"file without a row: {stray.name}" in out
     assert f"row without a file: {lost['filename']}" in out
-    assert cli.main(["storage-check", "--fix"], sessions=borrowed) == 0
+    assert cli.main(["storage-check", "--fix"], sessions=borrowed, storage=storage) == 0
     assert not stray.exists() and (store / kept["filename"]).exists()
     assert db.get(Upload, lost["id"]) is None
-    assert cli.main(["storage-check"], sessions=borrowed) == 0
+    assert cli.main(["storage-check"], sessions=borrowed, storage=storage) == 0
 
 
-def test_failed_move_leaves_no_row_and_no_dangling_avatar(user_client, db: Session, monkeypatch):
+def test_failed_move_leaves_no_row_and_no_dangling_avatar(
+    user_client, db: Session, monkeypatch, storage
+):
     client, user, headers = user_client
-    store = get_storage().root
+    store = storage.root
     upload_avatar(client, headers)
 
     def broken_save(src, name):
         raise OSError("disk full")
 
-    monkeypatch.setattr(type(get_storage()), "save", lambda self, src, name: broken_save(src, name))
+    monkeypatch.setattr(storage, "save", broken_save)
     response = upload_avatar(client, headers)
     assert response.status_code == 500 and response.json()["code"] == "INTERNAL_ERROR"
     db.expire_all()

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import StringConstraints
+from sqlalchemy.orm import Session
 
-from app.api.deps import NO_STORE, CurrentUser, SessionDep
+from app.api.deps import NO_STORE, AccountMailDep, CurrentUser, SessionDep, SettingsDep
 from app.auth import links as account_links
 from app.auth import service as auth
-from app.auth.account_mail import AccountMail
 from app.auth.errors import TooManyLoginAttemptsError
 from app.auth.schemas import (
     EmailRequest,
@@ -21,7 +21,7 @@ from app.auth.schemas import (
     TokenPair,
     TokenRequest,
 )
-from app.core.config import get_settings
+from app.core.config import Settings
 from app.core.errors import DomainError, documented
 from app.core.logs import log_login_attempt
 from app.core.schemas import Accepted
@@ -67,12 +67,17 @@ class PasswordForm(OAuth2PasswordRequestForm):
 
 
 def _login(
-    session: SessionDep, background: BackgroundTasks, request: Request, email: str, password: str
+    session: Session,
+    settings: Settings,
+    background: BackgroundTasks,
+    request: Request,
+    email: str,
+    password: str,
 ) -> User:
     ip = request.client.host if request.client else None
-    log_file = get_settings().login_log_file
+    log_file = settings.login_log_file
     try:
-        user = auth.authenticate(session, email=email, password=password, ip=ip)
+        user = auth.authenticate(session, settings=settings, email=email, password=password, ip=ip)
     except DomainError as exc:
         outcome = "LOCKED" if isinstance(exc, TooManyLoginAttemptsError) else "FAILED"
         background.add_task(log_login_attempt, log_file, outcome, email.lower(), ip)
@@ -90,8 +95,8 @@ def _login(
     summary="Create an account",
     description="A welcome email is sent in the background. `409 EMAIL_TAKEN` if registered.",
 )
-def register(body: UserCreate, session: SessionDep, background: BackgroundTasks) -> User:
-    return users.register(session, data=body, hooks=AccountMail(background))
+def register(body: UserCreate, session: SessionDep, hooks: AccountMailDep) -> User:
+    return users.register(session, data=body, hooks=hooks)
 
 
 @router.post(
@@ -106,10 +111,14 @@ def register(body: UserCreate, session: SessionDep, background: BackgroundTasks)
     ),
 )
 def login(
-    body: LoginRequest, session: SessionDep, background: BackgroundTasks, request: Request
+    body: LoginRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+    request: Request,
 ) -> LoginResponse:
-    user = _login(session, background, request, body.email, body.password)
-    tokens = auth.issue_tokens(session, user=user)
+    user = _login(session, settings, background, request, body.email, body.password)
+    tokens = auth.issue_tokens(session, settings=settings, user=user)
     return LoginResponse(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
@@ -129,11 +138,12 @@ def login(
 def token(
     form: Annotated[PasswordForm, Depends()],
     session: SessionDep,
+    settings: SettingsDep,
     background: BackgroundTasks,
     request: Request,
 ) -> OAuth2Token:
-    user = _login(session, background, request, form.username, form.password)
-    return OAuth2Token(access_token=auth.access_token_only(session, user=user))
+    user = _login(session, settings, background, request, form.username, form.password)
+    return OAuth2Token(access_token=auth.access_token_only(session, settings=settings, user=user))
 
 
 @router.post(
@@ -147,8 +157,8 @@ def token(
         "every token of its family (`401 INVALID_TOKEN`)."
     ),
 )
-def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
-    tokens = auth.rotate(session, refresh_token=body.refresh_token)
+def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    tokens = auth.rotate(session, settings=settings, refresh_token=body.refresh_token)
     return TokenPair(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
@@ -163,8 +173,8 @@ def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
     description="Always 204: an unknown or already-ended token leaves nothing to end. The "
     "session's access tokens stop working at once.",
 )
-def logout(body: RefreshRequest, session: SessionDep) -> Response:
-    auth.logout(session, refresh_token=body.refresh_token)
+def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Response:
+    auth.logout(session, key=settings.signing_key, refresh_token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -176,9 +186,9 @@ def logout(body: RefreshRequest, session: SessionDep) -> Response:
     description="202 whether or not the email is registered, so it reveals nothing.",
 )
 def forgot_password(
-    body: EmailRequest, session: SessionDep, background: BackgroundTasks
+    body: EmailRequest, session: SessionDep, settings: SettingsDep, hooks: AccountMailDep
 ) -> Accepted:
-    account_links.request_password_reset(session, email=body.email, hooks=AccountMail(background))
+    account_links.request_password_reset(session, settings=settings, email=body.email, hooks=hooks)
     return Accepted(message="If the email is registered, a reset link is on its way")
 
 
@@ -193,8 +203,12 @@ def forgot_password(
         "`400 INVALID_OR_EXPIRED_TOKEN` otherwise."
     ),
 )
-def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
-    account_links.reset_password(session, token=body.token, new_password=body.new_password)
+def reset_password(
+    body: ResetPasswordRequest, session: SessionDep, settings: SettingsDep
+) -> Response:
+    account_links.reset_password(
+        session, key=settings.signing_key, token=body.token, new_password=body.new_password
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -208,9 +222,9 @@ def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
     "`429 MAIL_THROTTLED` with `Retry-After`.",
 )
 def request_verification(
-    user: CurrentUser, session: SessionDep, background: BackgroundTasks
+    user: CurrentUser, session: SessionDep, settings: SettingsDep, hooks: AccountMailDep
 ) -> Accepted:
-    account_links.request_verification(session, user=user, hooks=AccountMail(background))
+    account_links.request_verification(session, settings=settings, user=user, hooks=hooks)
     return Accepted(message="A verification link is on its way")
 
 
@@ -221,6 +235,6 @@ def request_verification(
     summary="Confirm an email address with its token",
     description="The token is void once the account's email changes.",
 )
-def verify_email(body: TokenRequest, session: SessionDep) -> Response:
-    account_links.verify_email(session, token=body.token)
+def verify_email(body: TokenRequest, session: SessionDep, settings: SettingsDep) -> Response:
+    account_links.verify_email(session, key=settings.signing_key, token=body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -15,6 +15,7 @@ from app.api.deps import (
     PageDep,
     SessionDep,
     StorageDep,
+    UploadLimitsDep,
 )
 from app.core.database import read_in_thread
 from app.core.errors import documented
@@ -127,9 +128,10 @@ async def set_cover(
     post: AuthoredPost,
     session: SessionDep,
     storage: StorageDep,
+    limits: UploadLimitsDep,
 ) -> Post:
     form = await COVER_FORM.read(request, storage, session)
     with form:
         return await run_in_threadpool(
-            covers.set_cover, session, storage=storage, post=post, form=form
+            covers.set_cover, session, storage=storage, limits=limits, post=post, form=form
         )

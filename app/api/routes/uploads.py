@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import CurrentUser, IdPath, PageDep, SessionDep, StorageDep
+from app.api.deps import CurrentUser, IdPath, PageDep, SessionDep, StorageDep, UploadLimitsDep
 from app.core.errors import documented
 from app.core.schemas import Page
 from app.uploads import service as uploads
@@ -29,7 +29,11 @@ UPLOAD_ERRORS = documented(413, 415, 422)
     **ONE_IMAGE.route_options(),
 )
 async def upload_image(
-    request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+    limits: UploadLimitsDep,
 ) -> UploadPublic:
     form = await ONE_IMAGE.read(request, storage, session)
     with form:
@@ -37,6 +41,7 @@ async def upload_image(
             uploads.save_uploads,
             session,
             storage=storage,
+            limits=limits,
             owner_id=user.id,
             form=form,
             allow_pdf=False,
@@ -55,7 +60,11 @@ async def upload_image(
     **MANY_FILES.route_options(),
 )
 async def upload_files(
-    request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+    limits: UploadLimitsDep,
 ) -> UploadBatch:
     form = await MANY_FILES.read(request, storage, session)
     with form:
@@ -63,6 +72,7 @@ async def upload_files(
             uploads.save_uploads,
             session,
             storage=storage,
+            limits=limits,
             owner_id=user.id,
             form=form,
             allow_pdf=True,

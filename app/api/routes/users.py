@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import (
     NO_STORE,
+    AccountMailDep,
     AdminUser,
     BearerUser,
     CurrentUser,
@@ -14,10 +15,10 @@ from app.api.deps import (
     PageDep,
     SessionDep,
     StorageDep,
+    UploadLimitsDep,
     bearer_scheme,
 )
 from app.auth import api_keys
-from app.auth.account_mail import AccountMail
 from app.auth.errors import ApiKeyNotAllowedError
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from app.core.errors import documented
@@ -58,12 +59,12 @@ def update_me(
     user: CurrentUser,
     token: Annotated[str | None, Depends(bearer_scheme)],
     session: SessionDep,
-    background: BackgroundTasks,
+    hooks: AccountMailDep,
 ) -> User:
     # get_optional_user prefers a bearer token, so a caller without one came with an API key.
     if body.email is not None and body.email != user.email and not token:
         raise ApiKeyNotAllowedError()
-    return users.update_profile(session, user=user, data=body, hooks=AccountMail(background))
+    return users.update_profile(session, user=user, data=body, hooks=hooks)
 
 
 @router.patch(
@@ -102,12 +103,16 @@ def delete_me(user: BearerUser, session: SessionDep, storage: StorageDep) -> Res
     **AVATAR_FORM.route_options(),
 )
 async def set_avatar(
-    request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+    limits: UploadLimitsDep,
 ) -> User:
     form = await AVATAR_FORM.read(request, storage, session)
     with form:
         return await run_in_threadpool(
-            avatars.set_avatar, session, storage=storage, user=user, form=form
+            avatars.set_avatar, session, storage=storage, limits=limits, user=user, form=form
         )
 
 
