@@ -44,7 +44,11 @@ def test_alembic_sees_every_table_in_a_fresh_process(tmp_path: Path) -> None:
         cwd=APP.parent,
         capture_output=True,
         text=True,
-        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PATH": "/usr/bin:/bin"},
+        env={
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "ENVIRONMENT": "test",
+            "PATH": "/usr/bin:/bin",
+        },
         check=True,
     )
     tables = result.stdout.strip().splitlines()[-1]
