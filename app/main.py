@@ -17,6 +17,7 @@ from app.api.routes import health, router_modules
 from app.core import errors
 from app.core.config import Settings, get_settings
 from app.core.database import THREADPOOL_SIZE, Database
+from app.core.logging import configure_logging
 from app.core.logs import RequestLog
 from app.core.mail import Mailer
 from app.core.middleware import RequestContextMiddleware
@@ -112,7 +113,7 @@ def create_app(
             "allow_origins": settings.cors_origins,
             "allow_credentials": True,
             "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            "allow_headers": ["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            "allow_headers": settings.cors_allow_headers,
             "expose_headers": ["X-Request-ID", "X-Process-Time", "Server-Timing", "Retry-After"],
         },
     )
@@ -135,5 +136,9 @@ def __getattr__(name: str) -> FastAPI:
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if _served is None:
-        _served = create_app()
+        # The process's own app (not a test's): its log is configured here too, for
+        # `uvicorn app.main:app` run without the CLI.
+        settings = get_settings()
+        configure_logging(settings)
+        _served = create_app(settings)
     return _served

@@ -50,7 +50,8 @@ pwd_context = password_context()
 # bound: glibc keeps a freed block in the heap arena of the thread that used it, so hashing on
 # any of the request threads (behind a semaphore, as before) still left one block per arena
 # behind, and a login flood grew the process for good (bench/results/ has the measurements).
-HASH_CONCURRENCY = max(2, os.cpu_count() or 2)
+# The pool is per process and built at import, so the setting is read from the process settings.
+HASH_CONCURRENCY = get_settings().hash_concurrency or max(2, os.cpu_count() or 2)
 _hasher = ThreadPoolExecutor(max_workers=HASH_CONCURRENCY, thread_name_prefix="quill-hash")
 
 T = TypeVar("T")

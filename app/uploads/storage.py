@@ -203,5 +203,12 @@ def public_url(name: None) -> None: ...
 def public_url(name: str | None) -> str | None: ...
 def public_url(name: str | None) -> str | None:
     """The URL a client fetches a stored file at, or None for no file: every file URL in an
-    answer (an upload's, an avatar's, a cover's) is built here, by the storage in use."""
-    return get_storage().url(name) if name else None
+    answer (an upload's, an avatar's, a cover's) is built here, by the storage in use.
+    Absolute under PUBLIC_BASE_URL when that is set, else relative to the API."""
+    if not name:
+        return None
+    from app.core.config import get_settings
+
+    url = get_storage().url(name)
+    base = get_settings().public_base_url
+    return base + url if base and url.startswith("/") else url
