@@ -168,8 +168,8 @@ def storage_check(args: argparse.Namespace) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None, *, sessions: Sessions | None = None) -> int:
-    """Run one command; `sessions` defaults to the process settings' database."""
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option, each with its help text (`quill COMMAND --help`)."""
     parser = argparse.ArgumentParser(
         prog="quill", description="Quill: serve, migrate, and the operator commands."
     )
@@ -224,8 +224,12 @@ def main(argv: list[str] | None = None, *, sessions: Sessions | None = None) -> 
     )
     p_check.add_argument("--fix", action="store_true", help="remove what is stray")
     p_check.set_defaults(func=storage_check)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None, *, sessions: Sessions | None = None) -> int:
+    """Run one command; `sessions` defaults to the process settings' database."""
+    args = build_parser().parse_args(argv)
     if sessions is None:
         # A process of its own: its log goes to stderr as configured. A caller lending
         # sessions (tests) keeps the logging it has.

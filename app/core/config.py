@@ -103,6 +103,18 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
+    @field_validator(
+        "image_decode_concurrency",
+        "hash_concurrency",
+        "first_admin_email",
+        "first_admin_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `NAME=` in .env (as .env.example has it) means "not set", not an invalid value.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:

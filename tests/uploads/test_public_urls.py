@@ -1,0 +1,55 @@
+"""File URLs in answers: relative by default, absolute under PUBLIC_BASE_URL."""
+
+import pytest
+
+from app.core.config import Settings
+from tests.utils.files import image_bytes
+
+
+def _upload_url(user_client) -> str:
+    client, _user, headers = user_client
+    response = client.post(
+        "/uploads/image",
+        headers=headers,
+        files={"file": ("a.png", image_bytes("PNG"), "image/png")},
+    )
+    assert response.status_code == 201
+    return str(response.json()["url"])
+
+
+def test_file_urls_are_relative_by_default(user_client) -> None:
+    url = _upload_url(user_client)
+    assert url.startswith("/files/")
+    assert user_client[0].get(url).status_code == 200
+
+
+def test_file_urls_are_absolute_under_public_base_url(
+    user_client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "public_base_url", "https://api.example.com")
+    url = _upload_url(user_client)
+    assert url.startswith("https://api.example.com/files/")
+    client, _user, headers = user_client
+    me = client.post(
+        "/users/me/avatar",
+        headers=headers,
+        files={"file": ("a.png", image_bytes("PNG"), "image/png")},
+    ).json()
+    assert me["avatar_url"].startswith("https://api.example.com/files/")
+    # What the URL names is served by this API.
+    assert client.get(url.removeprefix("https://api.example.com")).status_code == 200
+
+
+def test_public_base_url_loses_a_trailing_slash_and_empty_is_unset() -> None:
+    assert Settings(public_base_url="https://cdn.example.com/").public_base_url == (
+        "https://cdn.example.com"
+    )
+    assert Settings(public_base_url="").public_base_url is None
+
+
+def test_hash_concurrency_is_a_setting() -> None:
+    from app.core import security
+
+    assert Settings(hash_concurrency=3).hash_concurrency == 3
+    assert Settings(hash_concurrency="").hash_concurrency is None
+    assert security.HASH_CONCURRENCY >= 2
