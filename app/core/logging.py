@@ -24,7 +24,12 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 # The record's own attributes, which a json line shows under its own names or not at all; any
 # other attribute came from `extra=` and is kept.
-_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# (uvicorn's `color_message` is its message again, with terminal colour codes.)
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class RequestIdFilter(logging.Filter):
@@ -64,8 +69,11 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     level = settings.log_level
     loggers: dict[str, Any] = {
         name: {"level": level, "handlers": [], "propagate": True}
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        for name in ("uvicorn", "uvicorn.error")
     }
+    # requests.log already has a line per request, written off the response path; uvicorn's
+    # access line would be a second one, formatted on it (uvicorn skips it when nothing listens).
+    loggers["uvicorn.access"] = {"level": level, "handlers": [], "propagate": False}
     if settings.mail_backend == "console" and logging.getLevelName(level) > logging.INFO:
         # The console backend's whole output is these INFO lines (the reset links a developer
         # needs): they show whatever LOG_LEVEL quietens.

@@ -74,7 +74,9 @@ def test_json_lines_parse_and_carry_the_request_id(
 ) -> None:
     make_user("json-log@example.com")
     configure_logging(Settings(_env_file=None, log_format="json", mail_backend="console"))
-    logging.getLogger("uvicorn.error").info("started", extra={"port": 8000})
+    logging.getLogger("uvicorn.error").info(
+        "started", extra={"port": 8000, "color_message": "\x1b[36mstarted\x1b[0m"}
+    )
     response = client.post(
         "/auth/forgot-password",
         json={"email": "json-log@example.com"},
@@ -84,6 +86,7 @@ def test_json_lines_parse_and_carry_the_request_id(
     started = next(line for line in lines if line["logger"] == "uvicorn.error")
     assert started["message"] == "started" and started["request_id"] == "-"
     assert started["port"] == 8000 and started["level"] == "INFO"
+    assert "color_message" not in started
     mail = next(line for line in lines if line["logger"] == "quill.mail")
     assert mail["request_id"] == response.headers["x-request-id"] == "trace-json-1"
     assert "/reset-password?token=" in mail["message"]
@@ -103,8 +106,10 @@ def test_exceptions_keep_their_traceback_in_json(capsys) -> None:
 def test_uvicorn_loggers_go_through_the_one_handler() -> None:
     config = logging_config(Settings(_env_file=None, log_level="WARNING"))
     assert config["root"] == {"level": "WARNING", "handlers": ["console"]}
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         assert config["loggers"][name] == {"level": "WARNING", "handlers": [], "propagate": True}
+    # requests.log is the access log: uvicorn's own stays off, as `serve` asks it to.
+    assert config["loggers"]["uvicorn.access"]["propagate"] is False
     assert config["handlers"]["console"]["filters"] == ["request_id"]
 
 
