@@ -3,7 +3,7 @@
 Settings come from the environment (get_settings: the CLI is the one place that reads them from
 the process); the commands that need the database open it through `Sessions`, and storage-check
 its files through a `Storage`, which `main` takes as arguments so a caller (tests) can lend its
-own.
+own. A process run (no sessions lent) also configures the application log (app.core.logging).
 """
 
 import argparse
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings, get_settings
 from app.core.database import Database
 from app.core.discovery import load_models
+from app.core.logging import configure_logging, logging_config
 from app.uploads.storage import LocalStorage, Storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,20 +37,63 @@ def alembic_config(settings: Settings | None = None) -> Config:
     return config
 
 
-def migrate(_args: argparse.Namespace) -> int:
-    command.upgrade(alembic_config(get_settings()), "head")
+def ensure_first_admin(session: Session, settings: Settings) -> str | None:
+    """Create FIRST_ADMIN_EMAIL as admin, with FIRST_ADMIN_PASSWORD, when no admin exists yet;
+    a warning, or None. The password is never printed nor logged. A password the account rules
+    refuse stops the start (SystemExit), as any other invalid setting does.
+
+    An existing non-admin account with that email is left alone: whoever registered it chose its
+    password, so promoting it would hand them the admin role (`create-admin` does, on purpose).
+    """
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from app.users import service as users
+    from app.users.models import User
+    from app.users.schemas import UserCreate
+
+    email, password = settings.first_admin_email, settings.first_admin_password
+    if not email or password is None:
+        return None
+    if session.scalar(select(User.id).where(User.is_admin).limit(1)) is not None:
+        return None
+    if users.get_by_email(session, email=email) is not None:
+        return f"FIRST_ADMIN_EMAIL {email} is an account but not an admin: use create-admin"
+    try:
+        data = UserCreate(email=email, password=password.get_secret_value(), name="Admin")
+    except ValidationError as exc:
+        reasons = "; ".join(e["msg"] for e in exc.errors(include_input=False))
+        raise SystemExit(f"invalid settings: FIRST_ADMIN_*: {reasons}") from None
+    users.create_user(session, data=data, is_admin=True)
+    print(f"created the first admin {data.email}")
+    return None
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Upgrade to head, then create FIRST_ADMIN_EMAIL as admin if there is no admin yet."""
+    config = alembic_config(args.settings)
+    # alembic.ini's logging sections are for the `alembic` command; here the app's log stays.
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+    sessions: Sessions = args.sessions
+    with sessions() as session:
+        warning = ensure_first_admin(session, args.settings)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = get_settings()
+    settings: Settings = args.settings
     migrate(args)
     uvicorn.run(
         "app.main:app",
-        host=settings.host,
-        port=settings.port,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        # The same log configuration, applied by uvicorn in each worker before the app loads.
+        log_config=logging_config(settings),
         workers=args.workers,
         reload=args.reload,
         # X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS, by create_app's middleware:
@@ -79,12 +123,21 @@ def create_admin(args: argparse.Namespace) -> int:
             print(f"{user.email} is now an admin")
             return 0
         if args.password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif not sys.stdin.isatty():
+            # getpass would fall back to echoing or fail on the terminal settings: say what to do.
+            print(
+                "stdin is not a terminal: pipe the password with --password-stdin", file=sys.stderr
+            )
+            return 2
         else:
             password = getpass.getpass("Password for the new admin: ")
             if getpass.getpass("Repeat it: ") != password:
                 print("passwords differ", file=sys.stderr)
                 return 2
+        if not password:
+            print("no password given", file=sys.stderr)
+            return 2
         try:
             data = UserCreate(email=args.email, password=password, name=args.name or "Admin")
         except ValidationError as exc:
@@ -101,7 +154,7 @@ def storage_check(args: argparse.Namespace) -> int:
 
     # Every domain's tables, so each column that holds a file's name is checked.
     load_models()
-    storage: Storage = args.storage or LocalStorage(get_settings().upload_dir)
+    storage: Storage = args.storage or LocalStorage(args.settings.upload_dir)
     sessions: Sessions = args.sessions
     with sessions() as session:
         report = check.storage_report(session, storage)
@@ -121,49 +174,89 @@ def storage_check(args: argparse.Namespace) -> int:
     return 1
 
 
-def main(
-    argv: list[str] | None = None,
-    *,
-    sessions: Sessions | None = None,
-    storage: Storage | None = None,
-) -> int:
-    """Run one command; `sessions` and `storage` default to the process settings' database and
-    UPLOAD_DIR."""
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option, each with its help text (`quill COMMAND --help`)."""
     parser = argparse.ArgumentParser(
         prog="quill", description="Quill: serve, migrate, and the operator commands."
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_serve = sub.add_parser("serve", help="apply migrations, then serve on HOST:PORT")
-    p_serve.add_argument("--workers", type=int, default=1)
-    p_serve.add_argument("--reload", action="store_true")
+    p_serve = sub.add_parser(
+        "serve",
+        help="apply migrations (and FIRST_ADMIN_*), then serve on HOST:PORT",
+        description="Apply migrations, create the first admin from settings if there is "
+        "none, then serve the API with uvicorn.",
+    )
+    p_serve.add_argument("--host", help="address to listen on (default: HOST, 127.0.0.1)")
+    p_serve.add_argument(
+        "--port", type=int, help="port to listen on (default: PORT, 8000)", metavar="PORT"
+    )
+    p_serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default: 1)", metavar="N"
+    )
+    p_serve.add_argument(
+        "--reload", action="store_true", help="restart when the code changes (development)"
+    )
     p_serve.set_defaults(func=serve)
 
-    p_migrate = sub.add_parser("migrate", help="apply migrations up to head")
+    p_migrate = sub.add_parser(
+        "migrate",
+        help="apply migrations up to head (and FIRST_ADMIN_*)",
+        description="Apply the database migrations up to head, then create FIRST_ADMIN_EMAIL "
+        "as admin if the database has no admin yet.",
+    )
     p_migrate.set_defaults(func=migrate)
 
-    p_admin = sub.add_parser("create-admin", help="promote a user to admin, or create one")
-    p_admin.add_argument("--email", required=True)
+    p_admin = sub.add_parser(
+        "create-admin",
+        help="promote a user to admin, or create one",
+        description="Promote the account with this email to admin, or create it as admin. "
+        "A new account's password is asked twice on a terminal, or read from stdin.",
+    )
+    p_admin.add_argument("--email", required=True, help="the account's email")
     p_admin.add_argument("--name", help="for a new user (default: Admin)")
     p_admin.add_argument(
-        "--password-stdin", action="store_true", help="read a new user's password from stdin"
+        "--password-stdin",
+        action="store_true",
+        help="read a new user's password from the first line of stdin (for scripts)",
     )
     p_admin.set_defaults(func=create_admin)
 
-    p_check = sub.add_parser("storage-check", help="find files and upload rows that disagree")
+    p_check = sub.add_parser(
+        "storage-check",
+        help="find files and upload rows that disagree",
+        description="List stored files without a database row and rows without a file; exit "
+        "1 if there are any.",
+    )
     p_check.add_argument("--fix", action="store_true", help="remove what is stray")
     p_check.set_defaults(func=storage_check)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    sessions: Sessions | None = None,
+    storage: Storage | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Run one command; `settings` default to the process's (get_settings), `sessions` and
+    `storage` to their database and UPLOAD_DIR."""
+    args = build_parser().parse_args(argv)
+    if sessions is None:
+        # A process of its own: its log goes to stderr as configured. A caller lending
+        # sessions (tests) keeps the logging it has.
+        configure_logging(settings or get_settings())
     database: Database | None = None
 
     def process_sessions() -> AbstractContextManager[Session]:
         # Built on first use: serve and migrate never open this engine.
         nonlocal database
         if database is None:
-            database = Database.from_settings(get_settings())
+            database = Database.from_settings(args.settings)
         return database.sessions()
 
+    args.settings = settings or get_settings()
     args.sessions = sessions or process_sessions
     args.storage = storage
     try:

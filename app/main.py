@@ -17,12 +17,14 @@ from app.api.routes import health, router_modules
 from app.core import errors
 from app.core.config import Settings, get_settings
 from app.core.database import THREADPOOL_SIZE, Database
+from app.core.logging import configure_logging
 from app.core.logs import RequestLog
 from app.core.mail import Mailer
 from app.core.middleware import RequestContextMiddleware
 from app.core.proxies import TrustedProxyMiddleware
 from app.core.runtime import settle_gc
-from app.uploads.storage import LocalStorage, Storage
+from app.core.security import configure_hashing
+from app.uploads.storage import LocalStorage, Storage, configure_urls
 
 logger = logging.getLogger("quill.main")
 
@@ -63,6 +65,8 @@ def create_app(
     owns_database = database is None
     database = database or Database.from_settings(settings)
     storage = storage or LocalStorage(settings.upload_dir)
+    configure_urls(settings.public_base_url)
+    configure_hashing(settings.hash_concurrency)
     request_log = RequestLog(settings.request_log_file)
 
     @asynccontextmanager
@@ -112,7 +116,7 @@ def create_app(
             "allow_origins": settings.cors_origins,
             "allow_credentials": True,
             "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            "allow_headers": ["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            "allow_headers": settings.cors_allow_headers,
             "expose_headers": ["X-Request-ID", "X-Process-Time", "Server-Timing", "Retry-After"],
         },
     )
@@ -135,5 +139,9 @@ def __getattr__(name: str) -> FastAPI:
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if _served is None:
-        _served = create_app()
+        # The process's own app (not a test's): its log is configured here too, for
+        # `uvicorn app.main:app` run without the CLI.
+        settings = get_settings()
+        configure_logging(settings)
+        _served = create_app(settings)
     return _served

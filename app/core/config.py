@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.secrets_file import development_key, weakness
@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     refresh_token_expire_days: int = Field(14, ge=1)
 
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    # Request headers a browser may send cross-origin; one missing here fails the preflight.
+    cors_allow_headers: Annotated[list[str], NoDecode] = [
+        "Authorization",
+        "Content-Type",
+        "X-API-Key",
+        "X-Request-ID",
+        "Cache-Control",
+        "If-None-Match",
+    ]
 
     upload_dir: Path = Path("uploads")
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1)
@@ -63,11 +72,27 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
 
     frontend_url: str = "http://localhost:3000"
+    # Makes file URLs in answers absolute (`{PUBLIC_BASE_URL}/files/...`); unset: relative.
+    public_base_url: str | None = None
+
+    # The application log (app.core.logging): level and `text` or `json` lines.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    # Password hashes computed at once; each argon2 hash holds its memory while it runs.
+    # None: the number of cores (at least 2).
+    hash_concurrency: int | None = Field(None, ge=1)
+
+    # Created as admin at `migrate`/`serve` when no admin exists yet (never logged).
+    first_admin_email: str | None = None
+    first_admin_password: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
-    @field_validator("cors_origins", "allowed_hosts", "forwarded_allow_ips", mode="before")
+    @field_validator(
+        "cors_origins", "cors_allow_headers", "allowed_hosts", "forwarded_allow_ips", mode="before"
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         # Accept both `a,b` and a JSON list, as the contract promises.
@@ -76,6 +101,30 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "image_decode_concurrency",
+        "hash_concurrency",
+        "first_admin_email",
+        "first_admin_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `NAME=` in .env (as .env.example has it) means "not set", not an invalid value.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("public_base_url", mode="before")
+    @classmethod
+    def _no_trailing_slash(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().rstrip("/") or None
         return value
 
     @model_validator(mode="after")

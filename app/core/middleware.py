@@ -3,8 +3,13 @@
 Its jobs, each a small function below: give the request an id (`request_id_for`), choose what
 serves it (`choose_app`: CORS only when there is an Origin, a refusal for a foreign Host), add the
 response headers (`response_headers`), re-word the framework's own text/plain errors into the
-envelope (`plain_error`), answer 500 without leaking the exception (`answer_500`) and note the
-request in requests.log.
+envelope (`plain_error`), answer 500 without leaking the exception (`answer_500`), answer HEAD
+wherever GET is answered (`head_as_get`), put the request id in the log context
+(app.core.logging) and note the request in requests.log.
+
+Every error answer a browser on an allowed origin may read carries the CORS headers: a rewritten
+error keeps the headers CORSMiddleware added, and the 500 for an exception goes out through
+CORSMiddleware too.
 
 One class does all of it so each request pays for one extra ASGI layer, not five; it wraps
 `send` only to add headers and never buffers a body, so streaming responses stream. The request
@@ -24,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import ERROR_TABLE, HTTP_CODES, InvalidHostError, error_json
 from app.core.hosts import AllowedHosts, relative_location
+from app.core.logging import request_id_var
 from app.core.logs import RequestLog
 
 logger = logging.getLogger("quill.errors")
@@ -71,6 +77,15 @@ def _json_headers(body: bytes) -> list[tuple[bytes, bytes]]:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
+
+
+_BODY_HEADERS = frozenset((b"content-type", b"content-length"))
+
+
+def _with_json_body(headers: list[Any], body: bytes) -> list[Any]:
+    """`headers` describing `body` instead: the others (CORS, Content-Range, Vary) stay."""
+    kept = [header for header in headers if header[0].lower() not in _BODY_HEADERS]
+    return _json_headers(body) + kept
 
 
 async def _reject_host(scope: Scope, _receive: Receive, send: Send) -> None:
@@ -138,6 +153,16 @@ async def answer_500(send: Send, request_id: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _answer_500_app(scope: Scope, _receive: Receive, send: Send) -> None:
+    await answer_500(send, scope["state"]["request_id"])
+
+
+def head_as_get(scope: Scope) -> Scope:
+    """A HEAD request served as the GET it asks about (FastAPI routes GET only); the caller sends
+    the headers and drops the body, so HEAD works wherever GET does."""
+    return {**scope, "method": "GET"}
+
+
 class RequestContextMiddleware:
     """`cors`: CORSMiddleware's options. Only requests with an Origin header go through it:
     for the others (probes, other servers, same-origin pages) it would parse the headers and wrap
@@ -159,6 +184,9 @@ class RequestContextMiddleware:
         self.cors_reject: ASGIApp = (
             CORSMiddleware(_reject_host, **cors) if cors is not None else _reject_host
         )
+        self.cors_500: ASGIApp | None = (
+            CORSMiddleware(_answer_500_app, **cors) if cors is not None else None
+        )
 
     def choose_app(self, scope: Scope, *, has_origin: bool, host: bytes | None) -> ASGIApp:
         """What serves this request: the app, the app behind CORS, or the bad-Host refusal."""
@@ -179,6 +207,11 @@ class RequestContextMiddleware:
         incoming_id, has_origin, host = _read_headers(scope)
         request_id = request_id_for(incoming_id)
         scope.setdefault("state", {})["request_id"] = request_id
+        log_context = request_id_var.set(request_id)
+        method = scope["method"]
+        head = method == "HEAD"
+        if head:
+            scope = head_as_get(scope)
         vary_origin = self.cors_app is not None and not has_origin
         status = 500
         response_started = False
@@ -194,7 +227,7 @@ class RequestContextMiddleware:
                     headers = relative_location(headers, host)
                 replacement = plain_error(message, request_id)
                 if replacement is not None:
-                    headers = _json_headers(replacement)
+                    headers = _with_json_body(headers, replacement)
                 message["headers"] = response_headers(
                     headers,
                     request_id=request_id,
@@ -206,6 +239,8 @@ class RequestContextMiddleware:
                 if not body:
                     return
                 message = {"type": "http.response.body", "body": body}
+            if head and message["type"] == "http.response.body":
+                message = {"type": message["type"], "more_body": message.get("more_body", False)}
             await send(message)
 
         app = self.choose_app(scope, has_origin=has_origin, host=host)
@@ -216,11 +251,15 @@ class RequestContextMiddleware:
             logger.exception("unhandled error (request %s)", request_id)
             if response_started:
                 raise
-            await answer_500(send_wrapper, request_id)
+            if has_origin and self.cors_500 is not None:
+                await self.cors_500(scope, receive, send_wrapper)
+            else:
+                await answer_500(send_wrapper, request_id)
         finally:
+            request_id_var.reset(log_context)
             if self.request_log is not None:
                 self.request_log.record(
-                    scope["method"],
+                    method,
                     scope["path"],
                     status,
                     round((time.perf_counter() - start) * 1000),

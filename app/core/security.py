@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from jose import JWTError, jwt
@@ -48,14 +48,32 @@ pwd_context = password_context()
 # bound: glibc keeps a freed block in the heap arena of the thread that used it, so hashing on
 # any of the request threads (behind a semaphore, as before) still left one block per arena
 # behind, and a login flood grew the process for good (bench/results/ has the measurements).
-HASH_CONCURRENCY = max(2, os.cpu_count() or 2)
-_hasher = ThreadPoolExecutor(max_workers=HASH_CONCURRENCY, thread_name_prefix="quill-hash")
+# One pool per process, of HASH_CONCURRENCY threads: create_app sizes it from its settings
+# (`configure_hashing`); until then, from the cores.
+DEFAULT_HASH_CONCURRENCY = max(2, os.cpu_count() or 2)
+_hash_workers = DEFAULT_HASH_CONCURRENCY
+
+
+@cache
+def _hasher(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quill-hash")
+
+
+def configure_hashing(workers: int | None) -> None:
+    """Hash on `workers` threads (None: one per core, at least two)."""
+    global _hash_workers
+    _hash_workers = workers or DEFAULT_HASH_CONCURRENCY
+
+
+def hash_concurrency() -> int:
+    return _hash_workers
+
 
 T = TypeVar("T")
 
 
 def _on_hash_thread(function: Callable[..., T], *args: Any) -> T:
-    return _hasher.submit(function, *args).result()
+    return _hasher(_hash_workers).submit(function, *args).result()
 
 
 def hash_password(password: str) -> str:

@@ -184,6 +184,18 @@ class LocalStorage:
         return removed
 
 
+# PUBLIC_BASE_URL of the app serving this process: the ORM properties that build file URLs
+# (avatar_url, cover_image_url, Upload.url) have no request to ask. create_app sets it; every
+# app in one process shares it.
+_public_base = ""
+
+
+def configure_urls(public_base_url: str | None) -> None:
+    """Make file URLs absolute under `public_base_url` (no trailing slash), or relative."""
+    global _public_base
+    _public_base = (public_base_url or "").rstrip("/")
+
+
 @overload
 def public_url(name: str) -> str: ...
 @overload
@@ -193,9 +205,10 @@ def public_url(name: str | None) -> str | None: ...
 def public_url(name: str | None) -> str | None:
     """The URL a client fetches a stored file at, or None for no file: every file URL in an
     answer (an upload's, an avatar's, a cover's) and `Storage.url` is built here. Files are
-    served by the app itself at /files/, whatever the storage, so no storage is needed."""
+    served by the app itself at /files/, whatever the storage, so no storage is needed; the URL
+    is absolute under PUBLIC_BASE_URL (`configure_urls`), else relative to the API."""
     if not name:
         return None
     if not safe_name(name):
         raise ValueError(f"no URL for unsafe name {name!r}")
-    return URL_PREFIX + name
+    return _public_base + URL_PREFIX + name

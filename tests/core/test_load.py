@@ -130,14 +130,14 @@ def test_hashes_run_on_their_own_bounded_threads(monkeypatch) -> None:
     monkeypatch.setattr(security.pwd_context, "verify_and_update", slow)
     callers = [
         threading.Thread(target=security.hash_password, args=("pw",))
-        for _ in range(security.HASH_CONCURRENCY * 2)
+        for _ in range(security.hash_concurrency() * 2)
     ] + [
         threading.Thread(target=security.verify_password, args=("pw", "stored"))
-        for _ in range(security.HASH_CONCURRENCY * 2)
+        for _ in range(security.hash_concurrency() * 2)
     ]
     for caller in callers:
         caller.start()
     for caller in callers:
         caller.join(timeout=10)
-    assert peak == security.HASH_CONCURRENCY
+    assert peak == security.hash_concurrency()
     assert threads and all(name.startswith("quill-hash") for name in threads)

@@ -145,14 +145,17 @@ def test_storage_check_reports_and_fixes(
     (store / lost["filename"]).unlink()
     stray = store / ("S" * 32 + ".png")
     stray.write_bytes(b"stray")
-    assert cli.main(["storage-check"], sessions=borrowed, storage=storage) == 1
+    assert cli.main(["storage-check"], sessions=borrowed, storage=storage, settings=settings) == 1
     out = capsys.readouterr().out
     assert f"file without a row: {stray.name}" in out
     assert f"row without a file: {lost['filename']}" in out
-    assert cli.main(["storage-check", "--fix"], sessions=borrowed, storage=storage) == 0
+    assert (
+        cli.main(["storage-check", "--fix"], sessions=borrowed, storage=storage, settings=settings)
+        == 0
+    )
     assert not stray.exists() and (store / kept["filename"]).exists()
     assert db.get(Upload, lost["id"]) is None
-    assert cli.main(["storage-check"], sessions=borrowed, storage=storage) == 0
+    assert cli.main(["storage-check"], sessions=borrowed, storage=storage, settings=settings) == 0
 
 
 def test_failed_move_leaves_no_row_and_no_dangling_avatar(

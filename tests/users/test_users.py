@@ -143,22 +143,29 @@ def test_admin_delete_user(client: TestClient, make_user, db: Session) -> None:
     assert client.get("/users/me", headers=admin_h).json()["is_admin"] is True
 
 
-def test_create_admin_command_creates_and_promotes(db: Session, monkeypatch, make_user) -> None:
+def test_create_admin_command_creates_and_promotes(
+    db: Session, monkeypatch, make_user, settings
+) -> None:
     def borrowed() -> Borrowed:
         return Borrowed(db)
 
     monkeypatch.setattr("sys.stdin", io.StringIO("admin-password-1\n"))
     argv = ["create-admin", "--email", "Boss@Example.com", "--password-stdin"]
-    assert cli.main(argv, sessions=borrowed) == 0
+    assert cli.main(argv, sessions=borrowed, settings=settings) == 0
     boss = db.scalar(select(User).where(User.email == "boss@example.com"))
     assert boss is not None and boss.is_admin is True
     existing = make_user("promote@example.com")
-    assert cli.main(["create-admin", "--email", "promote@example.com"], sessions=borrowed) == 0
+    assert (
+        cli.main(
+            ["create-admin", "--email", "promote@example.com"], sessions=borrowed, settings=settings
+        )
+        == 0
+    )
     db.refresh(existing)
     assert existing.is_admin is True
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     argv = ["create-admin", "--email", "weak@example.com", "--password-stdin"]
-    assert cli.main(argv, sessions=borrowed) == 2
+    assert cli.main(argv, sessions=borrowed, settings=settings) == 2
 
 
 def test_simultaneous_registrations_give_one_winner(session_factory) -> None:
