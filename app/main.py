@@ -8,6 +8,7 @@ not at import: importing create_app builds nothing.
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -84,11 +85,12 @@ def create_app(
     app = FastAPI(
         title="Quill",
         generate_unique_id_function=operation_id,
-        version="1.0.0",
+        version=package_version("quill"),
         description=DESCRIPTION,
         lifespan=lifespan,
-        # Statuses any route can answer; each route adds its own (401, 404, 409, ...).
-        responses=errors.documented(413, 422, 500, 503),
+        # Any route can fail unexpectedly: the 500 is documented once, here. Each route adds
+        # the statuses it can really answer (app/api/documented.py).
+        responses=errors.documented(500),
     )
     # What dependencies (app.api.deps) hand to routes: read from the request's app, so two apps
     # in one process (tests) never share them by accident.

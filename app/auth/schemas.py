@@ -4,11 +4,10 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
-    BaseModel,
     Field,
 )
 
-from app.core.schemas import ORMModel, StrictBody
+from app.core.schemas import ORMModel, Page, ResponseModel, StrictBody
 from app.core.text import (
     GivenPassword,
     Password,
@@ -28,7 +27,7 @@ class LoginRequest(StrictBody):
     password: GivenPassword
 
 
-class TokenPair(BaseModel):
+class TokenPair(ResponseModel):
     access_token: str
     refresh_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
@@ -39,7 +38,7 @@ class LoginResponse(TokenPair):
     user: UserPrivate
 
 
-class OAuth2Token(BaseModel):
+class OAuth2Token(ResponseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
 
@@ -78,3 +77,7 @@ class ApiKeyPublic(ORMModel):
 
 class ApiKeyCreated(ApiKeyPublic):
     key: str = Field(description="The key itself. Shown once: store it now.")
+
+
+class ApiKeyPage(Page[ApiKeyPublic]):
+    """A page of API keys, named so in the schema (not `Page_ApiKeyPublic_`)."""

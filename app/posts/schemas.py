@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from app.core.schemas import ORMModel, PartialUpdate, StrictBody
+from app.core.schemas import ORMModel, Page, PartialUpdate, StrictBody
 from app.core.text import (
     DisplayText,
     MultiLine,
@@ -41,3 +41,12 @@ class PostPublic(ORMModel):
 
 class PostWithAuthor(PostPublic):
     author: UserPublic
+
+
+# Named pages: the schema calls them by these names, not pydantic's `Page_PostPublic_`.
+class PostPublicPage(Page[PostPublic]):
+    pass
+
+
+class PostWithAuthorPage(Page[PostWithAuthor]):
+    pass

@@ -12,8 +12,13 @@ from starlette.requests import Request
 from app.core.config import get_settings
 from app.core.errors import FieldRejectedError
 from app.core.text import SingleLine
-from app.uploads.multipart import ParsedForm, read_multipart
+from app.uploads.multipart import ParsedForm, read_multipart, too_large_declared
 from app.uploads.storage import Storage
+
+# The framework's body limiter on upload routes: never reached, since `read` refuses a form over
+# `body_limit` itself, as FILE_TOO_LARGE. The limiter would answer any declared length over its
+# limit with its own 413 (PAYLOAD_TOO_LARGE), even one the route refused for another reason.
+UNLIMITED = 2**62
 
 # Multipart framing, part headers and the text fields: generous next to a 500-char description.
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -61,13 +66,15 @@ class UploadForm:
             "openapi_extra": openapi_request_body(
                 self.file_field, max_files=self.max_files, text_fields=self.text_fields
             ),
-            "max_body_size": body_limit(self.max_files, self._max_file_bytes()),
+            "max_body_size": UNLIMITED,
         }
 
     async def read(self, request: Request, storage: Storage, session: Session) -> ParsedForm:
         # The body arrives as slowly as the client sends it. End the transaction the route's
         # dependencies opened first, so no lock (SQLite) or snapshot is held all that time;
         # loaded objects stay usable (expire_on_commit is off).
+        max_body = body_limit(self.max_files, self._max_file_bytes())
+        too_large_declared(request, max_body_bytes=max_body, max_file_bytes=self._max_file_bytes())
         await run_in_threadpool(session.commit)
         form = await read_multipart(
             request,
@@ -76,6 +83,7 @@ class UploadForm:
             max_file_bytes=self._max_file_bytes(),
             text_fields=self.text_fields,
             storage=storage,
+            max_body_bytes=max_body,
         )
         try:
             check_text_fields(form.fields)

@@ -11,7 +11,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.core.schemas import ORMModel, PartialUpdate, StrictBody
+from app.core.schemas import ORMModel, Page, PartialUpdate, StrictBody
 from app.core.text import (
     DisplayText,
     GivenPassword,
@@ -78,3 +78,7 @@ class UserUpdate(PartialUpdate):
 class PasswordChange(StrictBody):
     current_password: GivenPassword
     new_password: Password
+
+
+class UserPublicPage(Page[UserPublic]):
+    """A page of public profiles, named so in the schema (not `Page_UserPublic_`)."""

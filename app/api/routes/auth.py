@@ -7,10 +7,17 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import StringConstraints
 
 from app.api.deps import NO_STORE, CurrentUser, SessionDep
+from app.api.documented import CALLER, DATABASE, JSON_BODY
 from app.auth import links as account_links
 from app.auth import service as auth
 from app.auth.account_mail import AccountMail
-from app.auth.errors import TooManyLoginAttemptsError
+from app.auth.errors import (
+    InvalidActionTokenError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    MailThrottledError,
+    TooManyLoginAttemptsError,
+)
 from app.auth.schemas import (
     EmailRequest,
     LoginRequest,
@@ -31,6 +38,7 @@ from app.core.text import (
     SingleLine,
 )
 from app.users import service as users
+from app.users.errors import EmailTakenError
 from app.users.models import User
 from app.users.schemas import UserCreate, UserPrivate
 
@@ -86,7 +94,7 @@ def _login(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPrivate,
-    responses=documented(409),
+    responses=documented(EmailTakenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE),
     summary="Create an account",
     description="A welcome email is sent in the background. `409 EMAIL_TAKEN` if registered.",
 )
@@ -97,7 +105,7 @@ def register(body: UserCreate, session: SessionDep, background: BackgroundTasks)
 @router.post(
     "/login",
     response_model=LoginResponse,
-    responses=documented(401, 429),
+    responses=documented(InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE),
     dependencies=[NO_STORE],
     summary="Log in with email and password",
     description=(
@@ -121,7 +129,7 @@ def login(
 @router.post(
     "/token",
     response_model=OAuth2Token,
-    responses=documented(401, 422, 429),
+    responses=documented(InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE),
     dependencies=[NO_STORE],
     summary="OAuth2 password flow (the /docs Authorize button)",
     description="Form fields `username` (the email) and `password`. Answers an access token only.",
@@ -139,7 +147,7 @@ def token(
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    responses=documented(401),
+    responses=documented(InvalidTokenError, *JSON_BODY, *DATABASE),
     dependencies=[NO_STORE],
     summary="Trade a refresh token for a new pair",
     description=(
@@ -159,6 +167,7 @@ def refresh(body: RefreshRequest, session: SessionDep) -> TokenPair:
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(*JSON_BODY, *DATABASE),
     summary="End the session of a refresh token",
     description="Always 204: an unknown or already-ended token leaves nothing to end. The "
     "session's access tokens stop working at once.",
@@ -172,6 +181,7 @@ def logout(body: RefreshRequest, session: SessionDep) -> Response:
     "/forgot-password",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
+    responses=documented(*JSON_BODY, *DATABASE),
     summary="Mail a password reset link",
     description="202 whether or not the email is registered, so it reveals nothing.",
 )
@@ -185,7 +195,7 @@ def forgot_password(
 @router.post(
     "/reset-password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(400),
+    responses=documented(InvalidActionTokenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE),
     summary="Set a new password with a reset token",
     description=(
         "The token is single-use, expires in 30 minutes and is good for nothing else. Every "
@@ -202,7 +212,7 @@ def reset_password(body: ResetPasswordRequest, session: SessionDep) -> Response:
     "/verify-email/request",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=documented(401, 429),
+    responses=documented(*CALLER, MailThrottledError, *DATABASE),
     summary="Mail a verification link to your address",
     description="At most `MAIL_PER_ADDRESS_PER_HOUR` mails an hour to one address; then "
     "`429 MAIL_THROTTLED` with `Retry-After`.",
@@ -217,7 +227,7 @@ def request_verification(
 @router.post(
     "/verify-email",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(400),
+    responses=documented(InvalidActionTokenError, *JSON_BODY, *DATABASE),
     summary="Confirm an email address with its token",
     description="The token is void once the account's email changes.",
 )

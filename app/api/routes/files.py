@@ -24,7 +24,7 @@ FILE_HEADERS = {
     "/files/{name}",
     response_class=FileResponse,
     responses={
-        **documented(404, 416),
+        **documented(NotFoundError, 416),
         200: {"description": "The stored bytes"},
         206: {"description": "The requested range"},
     },
