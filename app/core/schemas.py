@@ -103,9 +103,3 @@ class Page(BaseModel, Generic[T]):
     total_pages: int
     has_next: bool
     has_prev: bool
-
-    @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
-        # `PostPublicPage` rather than pydantic's `Page[PostPublic]` (`Page_PostPublic_` in
-        # the schema): a name a generated client can use as is.
-        return f"{params[0].__name__}Page"

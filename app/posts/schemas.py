@@ -43,10 +43,9 @@ class PostWithAuthor(PostPublic):
     author: UserPublic
 
 
-# Named pages: the schema calls them by these names, not pydantic's `Page_PostPublic_`.
 class PostPublicPage(Page[PostPublic]):
-    pass
+    """A page of posts, named so in the schema (not pydantic's `Page_PostPublic_`)."""
 
 
 class PostWithAuthorPage(Page[PostWithAuthor]):
-    pass
+    """A page of posts with their authors, named so in the schema."""
