@@ -2,9 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import StringConstraints
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.deps import NO_STORE, CurrentUser, SessionDep
 from app.api.documented import CALLER, DATABASE, JSON_BODY
@@ -48,30 +47,19 @@ Scope = Annotated[str, SingleLine(1024)]
 ClientText = Annotated[str, SingleLine(255)]
 
 
-class PasswordForm(OAuth2PasswordRequestForm):
-    """The OAuth2 password form with the text rules of the JSON login: a username that is no
-    possible address (too long, control characters) is a 422 before it reaches the database."""
+class PasswordForm(BaseModel):
+    """The OAuth2 password form (`username` is the email) with the text rules of the JSON login:
+    a username that is no possible address (too long, control characters) is a 422 before it
+    reaches the database. A model, so the schema names it `PasswordForm`."""
 
-    def __init__(
-        self,
-        *,
-        grant_type: Annotated[str | None, Form(), StringConstraints(pattern="^password$")] = None,
-        username: Annotated[LoginEmail, Form()],
-        password: Annotated[GivenPassword, Form(json_schema_extra={"format": "password"})],
-        scope: Annotated[Scope, Form()] = "",
-        client_id: Annotated[ClientText | None, Form()] = None,
-        client_secret: Annotated[
-            ClientText | None, Form(json_schema_extra={"format": "password"})
-        ] = None,
-    ):
-        super().__init__(
-            grant_type=grant_type,
-            username=username,
-            password=password,
-            scope=scope,
-            client_id=client_id,
-            client_secret=client_secret,
-        )
+    grant_type: Annotated[str | None, StringConstraints(pattern="^password$")] = None
+    username: LoginEmail
+    password: Annotated[GivenPassword, Field(json_schema_extra={"format": "password"})]
+    scope: Scope = ""
+    client_id: ClientText | None = None
+    client_secret: Annotated[ClientText | None, Field(json_schema_extra={"format": "password"})] = (
+        None
+    )
 
 
 def _login(
@@ -135,7 +123,7 @@ def login(
     description="Form fields `username` (the email) and `password`. Answers an access token only.",
 )
 def token(
-    form: Annotated[PasswordForm, Depends()],
+    form: Annotated[PasswordForm, Form()],
     session: SessionDep,
     background: BackgroundTasks,
     request: Request,
