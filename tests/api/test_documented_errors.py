@@ -140,7 +140,17 @@ def own(client: TestClient, path: str, headers: Headers) -> str:
     return concrete(path)
 
 
+def unparsable(client: TestClient, method: str, path: str, headers: Headers) -> httpx.Response:
+    # JSON: bytes that are not UTF-8 (json.loads raises UnicodeDecodeError, not a JSON error);
+    # the form: a multipart body without a boundary.
+    kind = "multipart/form-data" if path == "/auth/token" else "application/json"
+    target = own(client, path, headers)
+    headers = {**headers, "content-type": kind}
+    return client.request(method, target, content=b"\x80\x81", headers=headers)
+
+
 RECIPES: dict[tuple[str, str], Recipe] = {
+    ("400", "BAD_REQUEST"): unparsable,
     ("401", "NOT_AUTHENTICATED"): no_credentials,
     ("401", "INVALID_TOKEN"): bad_token,
     ("422", "VALIDATION_FAILED"): bad_field,
