@@ -27,6 +27,22 @@ from app.uploads.storage import LocalStorage, Storage
 
 logger = logging.getLogger("quill.main")
 
+TAGS = [
+    {"name": "health", "description": "Liveness and readiness probes, and the API banner."},
+    {
+        "name": "auth",
+        "description": "Accounts and sessions: register, log in, refresh, log out, "
+        "password reset and email verification.",
+    },
+    {
+        "name": "users",
+        "description": "Your profile, password, avatar and API keys; other users' public profiles.",
+    },
+    {"name": "posts", "description": "Write, publish, read and change posts and their covers."},
+    {"name": "uploads", "description": "Store images and PDFs, list and delete your files."},
+    {"name": "files", "description": "The stored bytes, served so a browser never runs them."},
+]
+
 DESCRIPTION = """
 REST backend for blogs. Every non-2xx answer has one shape, `ErrorResponse`: switch on `code`.
 Authenticate with `Authorization: Bearer <token>` (the Authorize button) or `X-API-Key`.
@@ -87,6 +103,7 @@ def create_app(
         generate_unique_id_function=operation_id,
         version=package_version("quill"),
         description=DESCRIPTION,
+        openapi_tags=TAGS,
         lifespan=lifespan,
         # Any route can fail unexpectedly: the 500 is documented once, here. Each route adds
         # the statuses it can really answer (app/api/documented.py).

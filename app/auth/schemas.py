@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
+    ConfigDict,
     Field,
 )
 
@@ -23,6 +24,12 @@ TokenText = Annotated[str, SingleLine(2048, min_length=1)]
 
 
 class LoginRequest(StrictBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "analytical-engine-1843"}]
+        }
+    )
+
     email: Email
     password: GivenPassword
 

@@ -191,11 +191,14 @@ def documented(*errors: Documentable) -> dict[int | str, dict[str, Any]]:
             "description": HTTPStatus(status).phrase,
             "content": {"application/json": {"examples": examples}},
         }
-        if status in _ERROR_HEADERS:
-            entry["headers"] = {
-                name: {"description": text, "schema": {"type": "string"}}
-                for name, text in _ERROR_HEADERS[status].items()
-            }
+        headers = {
+            "X-Request-ID": "The request's id, as in `request_id`",
+            **_ERROR_HEADERS.get(status, {}),
+        }
+        entry["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
         responses[status] = entry
     return responses
 

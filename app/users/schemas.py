@@ -5,6 +5,7 @@ from typing import Annotated, Self
 
 from pydantic import (
     AfterValidator,
+    ConfigDict,
     EmailStr,
     Field,
     model_validator,
@@ -49,6 +50,14 @@ class UserPrivate(UserPublic):
 
 
 class UserCreate(StrictBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "analytical-engine-1843", "name": "Ada"}
+            ]
+        }
+    )
+
     email: Email
     password: Password
     name: Name
@@ -65,6 +74,8 @@ def password_is_email(password: str, email: str) -> bool:
 
 
 class UserUpdate(PartialUpdate):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Ada L.", "bio": None}]})
+
     nullable = frozenset({"bio"})
 
     name: Name | None = None
