@@ -8,6 +8,7 @@ not at import: importing create_app builds nothing.
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
 
 from anyio import to_thread
 from fastapi import FastAPI
@@ -27,6 +28,22 @@ from app.core.security import configure_hashing
 from app.uploads.storage import LocalStorage, Storage, configure_urls
 
 logger = logging.getLogger("quill.main")
+
+TAGS = [
+    {"name": "health", "description": "Liveness and readiness probes, and the API banner."},
+    {
+        "name": "auth",
+        "description": "Accounts and sessions: register, log in, refresh, log out, "
+        "password reset and email verification.",
+    },
+    {
+        "name": "users",
+        "description": "Your profile, password, avatar and API keys; other users' public profiles.",
+    },
+    {"name": "posts", "description": "Write, publish, read and change posts and their covers."},
+    {"name": "uploads", "description": "Store images and PDFs, list and delete your files."},
+    {"name": "files", "description": "The stored bytes, served so a browser never runs them."},
+]
 
 DESCRIPTION = """
 REST backend for blogs. Every non-2xx answer has one shape, `ErrorResponse`: switch on `code`.
@@ -88,11 +105,13 @@ def create_app(
     app = FastAPI(
         title="Quill",
         generate_unique_id_function=operation_id,
-        version="1.0.0",
+        version=package_version("quill"),
         description=DESCRIPTION,
+        openapi_tags=TAGS,
         lifespan=lifespan,
-        # Statuses any route can answer; each route adds its own (401, 404, 409, ...).
-        responses=errors.documented(413, 422, 500, 503),
+        # Any route can fail unexpectedly: the 500 is documented once, here. Each route adds
+        # the statuses it can really answer (app/api/documented.py).
+        responses=errors.documented(500),
     )
     # What dependencies (app.api.deps) hand to routes: read from the request's app, so two apps
     # in one process (tests) never share them by accident.

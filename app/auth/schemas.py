@@ -4,11 +4,11 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
-    BaseModel,
+    ConfigDict,
     Field,
 )
 
-from app.core.schemas import ORMModel, StrictBody
+from app.core.schemas import ORMModel, Page, ResponseModel, StrictBody
 from app.core.text import (
     GivenPassword,
     Password,
@@ -24,11 +24,17 @@ TokenText = Annotated[str, SingleLine(2048, min_length=1)]
 
 
 class LoginRequest(StrictBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "analytical-engine-1843"}]
+        }
+    )
+
     email: Email
     password: GivenPassword
 
 
-class TokenPair(BaseModel):
+class TokenPair(ResponseModel):
     access_token: str
     refresh_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
@@ -39,7 +45,7 @@ class LoginResponse(TokenPair):
     user: UserPrivate
 
 
-class OAuth2Token(BaseModel):
+class OAuth2Token(ResponseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
 
@@ -78,3 +84,7 @@ class ApiKeyPublic(ORMModel):
 
 class ApiKeyCreated(ApiKeyPublic):
     key: str = Field(description="The key itself. Shown once: store it now.")
+
+
+class ApiKeyPage(Page[ApiKeyPublic]):
+    """A page of API keys, named so in the schema (not `Page_ApiKeyPublic_`)."""

@@ -60,7 +60,7 @@ class FieldRejectedError(DomainError):
 
     def __init__(self, loc: tuple[str, ...], kind: str, message: str):
         super().__init__()
-        self.errors = [{"field": _field(loc), "message": message, "type": kind}]
+        self.errors = [error_item(loc, kind, message)]
 
 
 class InvalidHostError(DomainError):
@@ -113,15 +113,94 @@ HTTP_CODES: dict[int, str] = {
 }
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the error statuses a route can answer."""
+# Codes the handlers and the middleware answer without a table row: the 500 boundary and a
+# database that does not answer.
+FRAMEWORK_CODES = ("INTERNAL_ERROR", "DATABASE_UNAVAILABLE")
+
+# Headers an error answer carries, by status, for the OpenAPI entries.
+_ERROR_HEADERS: dict[int, dict[str, str]] = {
+    401: {"WWW-Authenticate": "`Bearer`: which credentials to send"},
+    429: {"Retry-After": "Seconds to wait before trying again"},
+    503: {"Retry-After": "Seconds to wait before trying again"},
+}
+
+
+def all_codes() -> list[str]:
+    """Every `code` the server can send: the table's rows (each domain registers its own at
+    import), the framework statuses' codes, the 422 variants and the handlers' own."""
+    codes = {code for _, code in ERROR_TABLE.values()}
+    codes.update(HTTP_CODES.values(), VALIDATION_TYPE_CODES.values(), FRAMEWORK_CODES)
+    return sorted(codes)
+
+
+def http_code(status: int) -> str:
+    """The code of a status the framework answers itself; one outside HTTP_CODES (none is
+    raised today) falls back to its class's code, so every code stays in `all_codes()`."""
+    return HTTP_CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
+
+
+# An error class, a framework status, or a 422 code of VALIDATION_TYPE_CODES.
+Documentable = type[DomainError] | int | str
+
+
+def _example(error: Documentable) -> tuple[int, str, str]:
+    """(status, code, message) of an error class (from the table) or a framework status."""
+    if isinstance(error, str):
+        if error not in VALIDATION_TYPE_CODES.values():
+            raise ValueError(f"{error} is not a 422 code")
+        return 422, error, "Validation failed"
+    if isinstance(error, int):
+        if error == 503:
+            return 503, "DATABASE_UNAVAILABLE", "The database is unavailable, try again later"
+        if error == 500:
+            return 500, "INTERNAL_ERROR", "Internal server error"
+        message = "Validation failed" if error == 422 else HTTPStatus(error).phrase
+        return error, http_code(error), message
+    for cls in error.__mro__:
+        if cls in ERROR_TABLE:
+            status, code = ERROR_TABLE[cls]
+            return status, code, error.message
+    raise ValueError(f"{error.__name__} has no row in the error table")
+
+
+def _example_body(status: int, code: str, message: str) -> dict[str, Any]:
+    errors = None
+    if status == 422:
+        errors = [error_item(("body", "email"), "missing", "Field required")]
+    return error_body(code, message, "3f2a9c0d8e7b4a61b5c4d3e2f1a09b8c", errors=errors)
+
+
+def documented(*errors: Documentable) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the errors a route can answer: error classes (status,
+    code and message from the table) or framework statuses (422 validation, 413 body limit, 503
+    database). Each status gets one example per code it really has on that route."""
     # Imported here: schemas -> storage -> errors would otherwise be a cycle.
     from app.core.schemas import ErrorResponse
 
-    return {
-        status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase}
-        for status in statuses
-    }
+    by_status: dict[int, dict[str, dict[str, Any]]] = {}
+    for error in errors:
+        status, code, message = _example(error)
+        by_status.setdefault(status, {})[code] = {
+            "summary": message,
+            "value": _example_body(status, code, message),
+        }
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, examples in sorted(by_status.items()):
+        entry: dict[str, Any] = {
+            "model": ErrorResponse,
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"examples": examples}},
+        }
+        headers = {
+            "X-Request-ID": "The request's id, as in `request_id`",
+            **_ERROR_HEADERS.get(status, {}),
+        }
+        entry["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
+        responses[status] = entry
+    return responses
 
 
 def register(error: type[DomainError], status: int, code: str) -> None:
@@ -192,7 +271,7 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> J
         message = exc.detail
     else:
         message = HTTPStatus(status).phrase
-    code = HTTP_CODES.get(status, HTTPStatus(status).name)
+    code = http_code(status)
     return envelope(status, code, message, request_id_of(request), headers=exc.headers)
 
 
@@ -200,10 +279,14 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return " → ".join(str(part) for part in loc)
 
 
+def error_item(loc: tuple[Any, ...] | list[Any], kind: str, message: str) -> dict[str, Any]:
+    """One entry of a 422's `errors`: `loc` the path as an array, `field` its display form."""
+    return {"loc": list(loc), "field": _field(loc), "message": message, "type": kind}
+
+
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"field": _field(err.get("loc", ())), "message": err.get("msg", ""), "type": err["type"]}
-        for err in exc.errors()
+        error_item(err.get("loc", ()), err["type"], err.get("msg", "")) for err in exc.errors()
     ]
     codes = [VALIDATION_TYPE_CODES[e["type"]] for e in errors if e["type"] in VALIDATION_TYPE_CODES]
     code = codes[0] if codes else "VALIDATION_FAILED"

@@ -1,6 +1,6 @@
 """Shapes every domain shares: strict request bodies, pages, the error envelope."""
 
-from typing import ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -30,19 +30,34 @@ class PartialUpdate(StrictBody):
 
 
 class ErrorItem(BaseModel):
-    field: str = Field(examples=["body → email"])
+    loc: list[str | int] = Field(examples=[["body", "email"]], description="Path to the field")
+    field: str = Field(examples=["body → email"], description="`loc` for display")
     message: str
     type: str
+
+
+def _every_code(schema: dict[str, Any]) -> None:
+    # Called when the OpenAPI schema is generated, after every domain registered its rows: the
+    # enum is exactly what the server can send (app.core.errors.all_codes), never a copy of it.
+    from app.core.errors import all_codes
+
+    schema["enum"] = all_codes()
 
 
 class ErrorResponse(BaseModel):
     """The one shape of every non-2xx answer."""
 
-    success: bool = Field(False, examples=[False])
-    code: str = Field(examples=["VALIDATION_FAILED"], description="Stable, UPPER_SNAKE_CASE")
+    success: Literal[False] = Field(examples=[False])
+    code: str = Field(
+        examples=["VALIDATION_FAILED"],
+        description="Stable, UPPER_SNAKE_CASE: switch on it",
+        json_schema_extra=_every_code,
+    )
     message: str = Field(examples=["Validation failed"], description="For people")
-    errors: list[ErrorItem] | None = Field(None, description="Present on 422 only")
-    request_id: str | None = None
+    errors: list[ErrorItem] | None = Field(
+        None, description="On every 422, and only there: what was wrong, field by field"
+    )
+    request_id: str = Field(description="The request's `X-Request-ID`, also in the server log")
 
 
 class Message(BaseModel):
@@ -59,7 +74,14 @@ class Readiness(BaseModel):
     database: str = Field(examples=["ok"])
 
 
-class ORMModel(BaseModel):
+class ResponseModel(BaseModel):
+    """Base of answers: every field is always sent (null where it has no value), so the schema
+    marks each one required; a generated client then types none of them optional."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class ORMModel(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
 

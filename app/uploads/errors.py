@@ -4,7 +4,7 @@
 here when documenting their error responses.
 """
 
-from app.core.errors import DomainError, register
+from app.core.errors import DomainError, error_item, register
 
 
 class UnsupportedMediaTypeError(DomainError):
@@ -23,22 +23,36 @@ class QuotaExceededError(DomainError):
     message = "Your stored files would exceed your storage quota"
 
 
-class TooManyFilesError(DomainError):
+class FormError(DomainError):
+    """A 422 about the form: it carries `errors` naming the field, like any other bad field."""
+
+    kind = "invalid_form"
+
+    def __init__(self, message: str | None = None, *, field: str):
+        super().__init__(message)
+        self.errors = [error_item(("body", field), self.kind, self.message)]
+
+
+class TooManyFilesError(FormError):
     message = "Too many files"
+    kind = "too_many_files"
 
 
-class NoFileError(DomainError):
+class NoFileError(FormError):
     message = "No file was uploaded"
+    kind = "missing"
 
 
-class FormFieldError(DomainError):
+class FormFieldError(FormError):
     """A form part the endpoint does not accept: unknown, repeated, too long or wrong kind."""
 
     message = "Invalid form field"
+    kind = "invalid_form_field"
 
 
-class MalformedMultipartError(DomainError):
+class MalformedMultipartError(FormError):
     message = "The multipart body is malformed"
+    kind = "malformed_multipart"
 
 
 register(UnsupportedMediaTypeError, 415, "UNSUPPORTED_MEDIA_TYPE")

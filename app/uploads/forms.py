@@ -7,19 +7,21 @@ the request arrives: routes are built at import, before any app and its settings
 from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
-from fastapi import Depends
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.errors import FieldRejectedError
 from app.core.text import SingleLine
-from app.uploads.multipart import ParsedForm, read_multipart
+from app.uploads.multipart import ParsedForm, read_multipart, too_large_declared
 from app.uploads.storage import Storage
+
+# The framework's body limiter on upload routes: never reached, since `read` refuses a form over
+# `body_limit` itself, as FILE_TOO_LARGE. The limiter would answer any declared length over its
+# limit with its own 413 (PAYLOAD_TOO_LARGE), even one the route refused for another reason.
+UNLIMITED = 2**62
 
 # Multipart framing, part headers and the text fields: generous next to a 500-char description.
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -66,33 +68,25 @@ class UploadForm:
             "openapi_extra": openapi_request_body(
                 self.file_field, max_files=self.max_files, text_fields=self.text_fields
             ),
-            "max_body_size": body_limit(self.max_files, DEFAULT_MAX_FILE_BYTES),
-            "dependencies": [Depends(self.limit_body)],
+            "max_body_size": UNLIMITED,
         }
-
-    async def limit_body(self, request: Request) -> None:
-        """Set this request's body limit from the app's settings, before any other dependency
-        can answer: the route's limiter then refuses a larger declared or streamed body (413)
-        exactly as if the route had been built with this limit."""
-        limit = body_limit(self.max_files, _max_file_bytes(request))
-        # A limiter nested in the route's one narrows the route's (Starlette's rule for nested
-        # limits, as a route's own limit overrides its router's); it reads nothing itself.
-        await RequestBodyLimitMiddleware(_nothing, max_body_size=limit)(
-            request.scope, request.receive, _nothing_sent
-        )
 
     async def read(self, request: Request, storage: Storage, session: Session) -> ParsedForm:
         # The body arrives as slowly as the client sends it. End the transaction the route's
         # dependencies opened first, so no lock (SQLite) or snapshot is held all that time;
         # loaded objects stay usable (expire_on_commit is off).
+        max_file = _max_file_bytes(request)
+        max_body = body_limit(self.max_files, max_file)
+        too_large_declared(request, max_body_bytes=max_body, max_file_bytes=max_file)
         await run_in_threadpool(session.commit)
         form = await read_multipart(
             request,
             file_field=self.file_field,
             max_files=self.max_files,
-            max_file_bytes=_max_file_bytes(request),
+            max_file_bytes=max_file,
             text_fields=self.text_fields,
             storage=storage,
+            max_body_bytes=max_body,
         )
         try:
             check_text_fields(form.fields)
@@ -102,20 +96,9 @@ class UploadForm:
         return form
 
 
-DEFAULT_MAX_FILE_BYTES: int = Settings.model_fields["max_upload_bytes"].default
-
-
 def _max_file_bytes(request: Request) -> int:
     # The settings create_app put on the app serving this request (app.api.deps reads the same).
     return cast(Settings, request.app.state.settings).max_upload_bytes
-
-
-async def _nothing(scope: Scope, receive: Receive, send: Send) -> None:
-    return None
-
-
-async def _nothing_sent(message: Message) -> None:
-    raise RuntimeError("the body limit answers nothing here")
 
 
 _TEXT_FIELD = TypeAdapter(Annotated[str, SingleLine(10_000)])

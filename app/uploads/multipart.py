@@ -146,34 +146,38 @@ class _FormReader:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self._disposition)
         if b"name" not in options:
-            raise MalformedMultipartError("A form part has no name")
+            raise MalformedMultipartError("A form part has no name", field=self.file_field)
         name = options[b"name"].decode("utf-8", "replace")
         filename = options.get(b"filename")
         if name == self.file_field:
             if filename is None:
-                raise FormFieldError(f"Form field '{_short(name)}' must be a file")
+                raise FormFieldError(f"Form field '{_short(name)}' must be a file", field=name)
             if len(self.file_parts) >= self.max_files:
-                raise TooManyFilesError(f"At most {self.max_files} files may be uploaded at once")
+                raise TooManyFilesError(
+                    f"At most {self.max_files} files may be uploaded at once", field=name
+                )
             part = _FilePart(original_name=_clean_filename(filename))
             self.file_parts.append(part)
             self._current = part
         elif name in self.text_fields:
             if filename is not None:
-                raise FormFieldError(f"Form field '{_short(name)}' must be text, not a file")
+                raise FormFieldError(
+                    f"Form field '{_short(name)}' must be text, not a file", field=name
+                )
             if name in self.fields:
-                raise FormFieldError(f"Form field '{_short(name)}' is given more than once")
+                raise FormFieldError(
+                    f"Form field '{_short(name)}' is given more than once", field=name
+                )
             self._current = _TextPart(name)
         else:
-            raise FormFieldError(f"Unknown form field '{_short(name)}'")
+            raise FormFieldError(f"Unknown form field '{_short(name)}'", field=_short(name))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         part = self._current
         if isinstance(part, _FilePart):
             part.size += end - start
             if part.size > self.max_file_bytes:
-                raise FileTooLargeError(
-                    f"File is larger than the {self.max_file_bytes / MIB:g} MiB limit"
-                )
+                raise _too_large(self.max_file_bytes)
             self._pending.append((part, data[start:end]))
         elif isinstance(part, _TextPart):
             part.data += data[start:end]
@@ -185,7 +189,9 @@ class _FormReader:
         if isinstance(part, _FilePart):
             if part.size == 0:
                 if part.original_name:
-                    raise FormFieldError(f"File '{_short(part.original_name)}' is empty")
+                    raise FormFieldError(
+                        f"File '{_short(part.original_name)}' is empty", field=self.file_field
+                    )
                 # What a browser sends for a file input left empty: no file at all.
                 self.file_parts.remove(part)
             else:
@@ -194,7 +200,9 @@ class _FormReader:
             try:
                 text = part.data.decode("utf-8")
             except UnicodeDecodeError:
-                raise FormFieldError(f"Form field '{part.name}' is not valid UTF-8") from None
+                raise FormFieldError(
+                    f"Form field '{part.name}' is not valid UTF-8", field=part.name
+                ) from None
             if len(text) > self.text_fields[part.name]:
                 self._text_too_long(part.name)
             self.fields[part.name] = text
@@ -205,7 +213,7 @@ class _FormReader:
 
     def _text_too_long(self, name: str) -> None:
         limit = self.text_fields[name]
-        raise FormFieldError(f"Form field '{name}' is longer than {limit} characters")
+        raise FormFieldError(f"Form field '{name}' is longer than {limit} characters", field=name)
 
     # -- disk work (worker thread) ----------------------------------------------------------
 
@@ -249,13 +257,28 @@ class _FormReader:
         return ParsedForm(files=files, fields=dict(self.fields))
 
 
-def _boundary(request: Request) -> bytes:
+def _too_large(max_file_bytes: int) -> FileTooLargeError:
+    return FileTooLargeError(f"File is larger than the {max_file_bytes / MIB:g} MiB limit")
+
+
+def too_large_declared(request: Request, *, max_body_bytes: int, max_file_bytes: int) -> None:
+    """FILE_TOO_LARGE before a byte is read when the declared length cannot fit the form: the
+    same answer a file over the limit gets as it streams (the framework's limiter would answer
+    its own PAYLOAD_TOO_LARGE, hence none on these routes: see UploadForm.route_options)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_body_bytes:
+        raise _too_large(max_file_bytes)
+
+
+def _boundary(request: Request, file_field: str) -> bytes:
     content_type, params = parse_options_header(request.headers.get("content-type"))
     if content_type != b"multipart/form-data":
         raise UnsupportedMediaTypeError("The request body must be multipart/form-data")
     boundary = params.get(b"boundary")
     if not boundary:
-        raise MalformedMultipartError("The multipart Content-Type has no boundary")
+        raise MalformedMultipartError(
+            "The multipart Content-Type has no boundary", field=file_field
+        )
     return boundary
 
 
@@ -267,6 +290,7 @@ async def read_multipart(
     max_file_bytes: int,
     text_fields: dict[str, int],
     storage: Storage,
+    max_body_bytes: int | None = None,
 ) -> ParsedForm:
     """Stream `request`'s multipart body into temporary files, enforcing every limit as it goes.
 
@@ -284,7 +308,7 @@ async def read_multipart(
     )
     try:
         parser = MultipartParser(
-            _boundary(request),
+            _boundary(request, file_field),
             callbacks={
                 "on_part_begin": reader.on_part_begin,
                 "on_header_field": reader.on_header_field,
@@ -296,7 +320,11 @@ async def read_multipart(
                 "on_end": reader.on_end,
             },
         )
+        received = 0
         async for chunk in request.stream():
+            received += len(chunk)
+            if max_body_bytes is not None and received > max_body_bytes:
+                raise _too_large(max_file_bytes)
             parser.write(chunk)
             if reader.has_pending:
                 await run_in_threadpool(reader.flush)
@@ -305,14 +333,18 @@ async def read_multipart(
                 break
         parser.finalize()
         if not reader.finished:
-            raise MalformedMultipartError("The multipart body ended before its closing boundary")
+            raise MalformedMultipartError(
+                "The multipart body ended before its closing boundary", field=file_field
+            )
         form = reader.result()
         if not form.files:
-            raise NoFileError(f"No file was uploaded in form field '{file_field}'")
+            raise NoFileError(
+                f"No file was uploaded in form field '{file_field}'", field=file_field
+            )
         return form
     except FormParserError:
         reader.discard()
-        raise MalformedMultipartError() from None
+        raise MalformedMultipartError(field=file_field) from None
     except BaseException:
         # Also on cancellation and client disconnects: no temporary may outlive the request.
         reader.discard()

@@ -7,7 +7,7 @@ from pydantic import (
     Field,
 )
 
-from app.core.schemas import ORMModel
+from app.core.schemas import ORMModel, Page
 
 # --- uploads -------------------------------------------------------------------------------------
 
@@ -26,3 +26,7 @@ class UploadPublic(ORMModel):
 class UploadBatch(BaseModel):
     uploaded: int
     files: list[UploadPublic]
+
+
+class UploadPage(Page[UploadPublic]):
+    """A page of uploads, named so in the schema (not `Page_UploadPublic_`)."""

@@ -5,13 +5,14 @@ from typing import Annotated, Self
 
 from pydantic import (
     AfterValidator,
+    ConfigDict,
     EmailStr,
     Field,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from app.core.schemas import ORMModel, PartialUpdate, StrictBody
+from app.core.schemas import ORMModel, Page, PartialUpdate, StrictBody
 from app.core.text import (
     DisplayText,
     GivenPassword,
@@ -49,6 +50,14 @@ class UserPrivate(UserPublic):
 
 
 class UserCreate(StrictBody):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "analytical-engine-1843", "name": "Ada"}
+            ]
+        }
+    )
+
     email: Email
     password: Password
     name: Name
@@ -65,6 +74,8 @@ def password_is_email(password: str, email: str) -> bool:
 
 
 class UserUpdate(PartialUpdate):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Ada L.", "bio": None}]})
+
     nullable = frozenset({"bio"})
 
     name: Name | None = None
@@ -78,3 +89,7 @@ class UserUpdate(PartialUpdate):
 class PasswordChange(StrictBody):
     current_password: GivenPassword
     new_password: Password
+
+
+class UserPublicPage(Page[UserPublic]):
+    """A page of public profiles, named so in the schema (not `Page_UserPublic_`)."""

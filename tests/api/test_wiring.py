@@ -94,7 +94,12 @@ def test_malformed_json_is_422(probe_client: TestClient) -> None:
 def test_validation_errors_name_the_field(probe_client: TestClient) -> None:
     body = assert_envelope(probe_client.post("/_echo", json={}), 422, "VALIDATION_FAILED")
     assert body["errors"] == [
-        {"field": "body → text", "message": "Field required", "type": "missing"}
+        {
+            "loc": ["body", "text"],
+            "field": "body → text",
+            "message": "Field required",
+            "type": "missing",
+        }
     ]
 
 

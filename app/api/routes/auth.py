@@ -2,15 +2,21 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import StringConstraints
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from app.api.deps import NO_STORE, AccountMailDep, CurrentUser, SessionDep, SettingsDep
+from app.api.documented import CALLER, DATABASE, JSON_BODY
 from app.auth import links as account_links
 from app.auth import service as auth
-from app.auth.errors import TooManyLoginAttemptsError
+from app.auth.errors import (
+    InvalidActionTokenError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    MailThrottledError,
+    TooManyLoginAttemptsError,
+)
 from app.auth.schemas import (
     EmailRequest,
     LoginRequest,
@@ -31,6 +37,7 @@ from app.core.text import (
     SingleLine,
 )
 from app.users import service as users
+from app.users.errors import EmailTakenError
 from app.users.models import User
 from app.users.schemas import UserCreate, UserPrivate
 
@@ -40,30 +47,19 @@ Scope = Annotated[str, SingleLine(1024)]
 ClientText = Annotated[str, SingleLine(255)]
 
 
-class PasswordForm(OAuth2PasswordRequestForm):
-    """The OAuth2 password form with the text rules of the JSON login: a username that is no
-    possible address (too long, control characters) is a 422 before it reaches the database."""
+class PasswordForm(BaseModel):
+    """The OAuth2 password form (`username` is the email) with the text rules of the JSON login:
+    a username that is no possible address (too long, control characters) is a 422 before it
+    reaches the database. A model, so the schema names it `PasswordForm`."""
 
-    def __init__(
-        self,
-        *,
-        grant_type: Annotated[str | None, Form(), StringConstraints(pattern="^password$")] = None,
-        username: Annotated[LoginEmail, Form()],
-        password: Annotated[GivenPassword, Form(json_schema_extra={"format": "password"})],
-        scope: Annotated[Scope, Form()] = "",
-        client_id: Annotated[ClientText | None, Form()] = None,
-        client_secret: Annotated[
-            ClientText | None, Form(json_schema_extra={"format": "password"})
-        ] = None,
-    ):
-        super().__init__(
-            grant_type=grant_type,
-            username=username,
-            password=password,
-            scope=scope,
-            client_id=client_id,
-            client_secret=client_secret,
-        )
+    grant_type: Annotated[str | None, StringConstraints(pattern="^password$")] = None
+    username: LoginEmail
+    password: Annotated[GivenPassword, Field(json_schema_extra={"format": "password"})]
+    scope: Scope = ""
+    client_id: ClientText | None = None
+    client_secret: Annotated[ClientText | None, Field(json_schema_extra={"format": "password"})] = (
+        None
+    )
 
 
 def _login(
@@ -91,7 +87,7 @@ def _login(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPrivate,
-    responses=documented(409),
+    responses=documented(EmailTakenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE),
     summary="Create an account",
     description="A welcome email is sent in the background. `409 EMAIL_TAKEN` if registered.",
 )
@@ -102,7 +98,7 @@ def register(body: UserCreate, session: SessionDep, hooks: AccountMailDep) -> Us
 @router.post(
     "/login",
     response_model=LoginResponse,
-    responses=documented(401, 429),
+    responses=documented(InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE),
     dependencies=[NO_STORE],
     summary="Log in with email and password",
     description=(
@@ -130,13 +126,13 @@ def login(
 @router.post(
     "/token",
     response_model=OAuth2Token,
-    responses=documented(401, 422, 429),
+    responses=documented(InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE),
     dependencies=[NO_STORE],
     summary="OAuth2 password flow (the /docs Authorize button)",
     description="Form fields `username` (the email) and `password`. Answers an access token only.",
 )
 def token(
-    form: Annotated[PasswordForm, Depends()],
+    form: Annotated[PasswordForm, Form()],
     session: SessionDep,
     settings: SettingsDep,
     background: BackgroundTasks,
@@ -149,7 +145,7 @@ def token(
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    responses=documented(401),
+    responses=documented(InvalidTokenError, *JSON_BODY, *DATABASE),
     dependencies=[NO_STORE],
     summary="Trade a refresh token for a new pair",
     description=(
@@ -169,6 +165,7 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(*JSON_BODY, *DATABASE),
     summary="End the session of a refresh token",
     description="Always 204: an unknown or already-ended token leaves nothing to end. The "
     "session's access tokens stop working at once.",
@@ -182,6 +179,7 @@ def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> 
     "/forgot-password",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
+    responses=documented(*JSON_BODY, *DATABASE),
     summary="Mail a password reset link",
     description="202 whether or not the email is registered, so it reveals nothing.",
 )
@@ -195,7 +193,7 @@ def forgot_password(
 @router.post(
     "/reset-password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(400),
+    responses=documented(InvalidActionTokenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE),
     summary="Set a new password with a reset token",
     description=(
         "The token is single-use, expires in 30 minutes and is good for nothing else. Every "
@@ -216,7 +214,7 @@ def reset_password(
     "/verify-email/request",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=documented(401, 429),
+    responses=documented(*CALLER, MailThrottledError, *DATABASE),
     summary="Mail a verification link to your address",
     description="At most `MAIL_PER_ADDRESS_PER_HOUR` mails an hour to one address; then "
     "`429 MAIL_THROTTLED` with `Retry-After`.",
@@ -231,7 +229,7 @@ def request_verification(
 @router.post(
     "/verify-email",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(400),
+    responses=documented(InvalidActionTokenError, *JSON_BODY, *DATABASE),
     summary="Confirm an email address with its token",
     description="The token is void once the account's email changes.",
 )

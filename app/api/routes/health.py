@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.api.deps import SessionDep
 from app.cli import alembic_config
-from app.core.errors import SchemaNotReadyError
+from app.core.errors import SchemaNotReadyError, documented
 from app.core.schemas import Health, Message, Readiness
 
 router = APIRouter(tags=["health"])
@@ -42,6 +42,7 @@ def schema_head() -> str | None:
 @router.get(
     "/ready",
     response_model=Readiness,
+    responses=documented(SchemaNotReadyError),
     summary="The database answers, at the latest migration",
     description=(
         "503 with `DATABASE_UNAVAILABLE` when the database cannot be reached within "

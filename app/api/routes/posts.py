@@ -1,6 +1,6 @@
 """/posts: create, list (published, or your own), read, change, delete."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -17,28 +17,40 @@ from app.api.deps import (
     StorageDep,
     UploadLimitsDep,
 )
+from app.api.documented import CALLER, DATABASE, JSON_BODY, UPLOAD
+from app.auth.errors import InvalidTokenError
 from app.core.database import read_in_thread
-from app.core.errors import documented
+from app.core.errors import NotFoundError, PermissionDeniedError, documented
 from app.core.schemas import Page
 from app.core.text import SingleLine
 from app.posts import covers, public
 from app.posts import service as posts
 from app.posts.models import Post
-from app.posts.schemas import PostCreate, PostPublic, PostUpdate, PostWithAuthor
+from app.posts.schemas import (
+    PostCreate,
+    PostPublic,
+    PostPublicPage,
+    PostUpdate,
+    PostWithAuthor,
+    PostWithAuthorPage,
+)
 from app.uploads.forms import UploadForm
 
 COVER_FORM = UploadForm("file")
 
 SearchText = Annotated[str, SingleLine(200)]
 
-router = APIRouter(prefix="/posts", tags=["posts"])
+router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(*DATABASE))
+
+# Optional credentials: anonymous reads work, so the empty alternative is listed too.
+OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}  # added to the schemes FastAPI lists
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=PostPublic,
-    responses=documented(401),
+    responses=documented(*CALLER, *JSON_BODY),
     summary="Write a post (a draft unless `published` is true)",
 )
 def create_post(body: PostCreate, user: CurrentUser, session: SessionDep) -> Post:
@@ -47,7 +59,8 @@ def create_post(body: PostCreate, user: CurrentUser, session: SessionDep) -> Pos
 
 @router.get(
     "",
-    response_model=Page[PostWithAuthor],
+    response_model=PostWithAuthorPage,
+    responses=documented(422),
     summary="Published posts, newest first",
     description="`q` matches title or content, case-insensitively, as a literal substring.",
 )
@@ -64,8 +77,8 @@ async def list_posts(
 
 @router.get(
     "/my",
-    response_model=Page[PostPublic],
-    responses=documented(401),
+    response_model=PostPublicPage,
+    responses=documented(*CALLER, 422),
     summary="Your posts, drafts included, newest first",
 )
 def list_my_posts(
@@ -81,7 +94,8 @@ def list_my_posts(
 @router.get(
     "/{post_id}",
     response_model=PostWithAuthor,
-    responses=documented(401, 404),
+    responses=documented(InvalidTokenError, NotFoundError, 422),
+    openapi_extra=OPTIONAL_AUTH,
     summary="A post with its author",
     description="A draft is visible to its author only; anyone else gets 404.",
 )
@@ -92,7 +106,7 @@ async def read_post(post_id: IdPath, viewer: OptionalUser, session: SessionDep) 
 @router.patch(
     "/{post_id}",
     response_model=PostPublic,
-    responses=documented(401, 403, 404),
+    responses=documented(*CALLER, PermissionDeniedError, NotFoundError, *JSON_BODY),
     summary="Change a post (author, or admin on a published post)",
     description="Someone else's draft is 404, admins included; another user's published post "
     "is 403.",
@@ -104,7 +118,7 @@ def update_post(body: PostUpdate, post: ChangeablePost, session: SessionDep) -> 
 @router.delete(
     "/{post_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(401, 403, 404),
+    responses=documented(*CALLER, PermissionDeniedError, NotFoundError, 422),
     summary="Delete a post (author, or admin on a published post)",
     description="Someone else's draft is 404, admins included; another user's published post "
     "is 403. Its cover file goes with it.",
@@ -117,7 +131,7 @@ def delete_post(post: ChangeablePost, session: SessionDep, storage: StorageDep) 
 @router.patch(
     "/{post_id}/cover",
     response_model=PostPublic,
-    responses=documented(401, 403, 404, 413, 415, 422),
+    responses=documented(*CALLER, PermissionDeniedError, NotFoundError, 422, *UPLOAD),
     summary="Set a post's cover image (author only; multipart `file`)",
     description="Re-encoded without metadata and scaled to fit 1920×1920. The old cover's file is "
     "removed.",

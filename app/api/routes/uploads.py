@@ -4,18 +4,20 @@ from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentUser, IdPath, PageDep, SessionDep, StorageDep, UploadLimitsDep
-from app.core.errors import documented
+from app.api.documented import CALLER, DATABASE, UPLOAD
+from app.core.errors import NotFoundError, documented
 from app.core.schemas import Page
 from app.uploads import service as uploads
 from app.uploads.forms import UploadForm
-from app.uploads.schemas import UploadBatch, UploadPublic
+from app.uploads.schemas import UploadBatch, UploadPage, UploadPublic
 
-router = APIRouter(prefix="/uploads", tags=["uploads"], responses=documented(401))
+router = APIRouter(prefix="/uploads", tags=["uploads"], responses=documented(*CALLER, *DATABASE))
 
 TEXT_FIELDS = {"description": 500}
 ONE_IMAGE = UploadForm("file", text_fields=TEXT_FIELDS)
 MANY_FILES = UploadForm("files", max_files=10, text_fields=TEXT_FIELDS)
-UPLOAD_ERRORS = documented(413, 415, 422)
+# The `description` field follows the text rules of every input: a 422 VALIDATION_FAILED.
+UPLOAD_ERRORS = documented(*UPLOAD, 422)
 
 
 @router.post(
@@ -80,7 +82,12 @@ async def upload_files(
     return UploadBatch(uploaded=len(rows), files=[UploadPublic.model_validate(r) for r in rows])
 
 
-@router.get("", response_model=Page[UploadPublic], summary="Your uploads, newest first")
+@router.get(
+    "",
+    response_model=UploadPage,
+    responses=documented(422),
+    summary="Your uploads, newest first",
+)
 def list_uploads(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[UploadPublic]:
     rows = uploads.list_uploads(session, owner_id=user.id, params=page)
     return Page[UploadPublic].model_validate(rows, from_attributes=True)
@@ -89,7 +96,7 @@ def list_uploads(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[
 @router.delete(
     "/{upload_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(404),
+    responses=documented(NotFoundError, 422),
     summary="Delete one of your uploads, and its file",
 )
 def delete_upload(

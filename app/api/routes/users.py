@@ -18,20 +18,28 @@ from app.api.deps import (
     UploadLimitsDep,
     bearer_scheme,
 )
+from app.api.documented import CALLER, DATABASE, JSON_BODY, UPLOAD
 from app.auth import api_keys
-from app.auth.errors import ApiKeyNotAllowedError
-from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
-from app.core.errors import documented
+from app.auth.errors import AdminRequiredError, ApiKeyNotAllowedError
+from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyPublic
+from app.core.errors import NotFoundError, documented
 from app.core.schemas import Page
 from app.uploads.forms import UploadForm
 from app.users import avatars
 from app.users import service as users
+from app.users.errors import EmailTakenError, ReauthRequiredError, WrongPasswordError
 from app.users.models import User
-from app.users.schemas import PasswordChange, UserPrivate, UserPublic, UserUpdate
+from app.users.schemas import (
+    PasswordChange,
+    UserPrivate,
+    UserPublic,
+    UserPublicPage,
+    UserUpdate,
+)
 
 AVATAR_FORM = UploadForm("file")
 
-router = APIRouter(prefix="/users", tags=["users"], responses=documented(401))
+router = APIRouter(prefix="/users", tags=["users"], responses=documented(*CALLER, *DATABASE))
 
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
@@ -45,7 +53,13 @@ async def read_me(user: CurrentUser) -> User:
 @router.patch(
     "/me",
     response_model=UserPrivate,
-    responses=documented(400, 403, 409, 422),
+    responses=documented(
+        WrongPasswordError,
+        ApiKeyNotAllowedError,
+        ReauthRequiredError,
+        EmailTakenError,
+        *JSON_BODY,
+    ),
     summary="Change your name, bio or email",
     description=(
         "Changing `email` needs a bearer token (`403 API_KEY_NOT_ALLOWED` for an API key) and "
@@ -70,7 +84,9 @@ def update_me(
 @router.patch(
     "/me/password",
     status_code=NO_CONTENT,
-    responses=documented(400, 403),
+    responses=documented(
+        WrongPasswordError, ApiKeyNotAllowedError, *JSON_BODY, "PASSWORD_TOO_COMMON"
+    ),
     summary="Change your password",
     description="Needs the current password (`400 INVALID_CURRENT_PASSWORD`) and a bearer token "
     "(`403 API_KEY_NOT_ALLOWED` for an API key). Rotating the password rotates every credential: "
@@ -84,7 +100,7 @@ def change_password(body: PasswordChange, user: BearerUser, session: SessionDep)
 @router.delete(
     "/me",
     status_code=NO_CONTENT,
-    responses=documented(403),
+    responses=documented(ApiKeyNotAllowedError),
     summary="Delete your account",
     description="Your posts, API keys, tokens and files go with it.",
 )
@@ -96,7 +112,7 @@ def delete_me(user: BearerUser, session: SessionDep, storage: StorageDep) -> Res
 @router.post(
     "/me/avatar",
     response_model=UserPrivate,
-    responses=documented(413, 415, 422),
+    responses=documented(*UPLOAD),
     summary="Set your avatar (multipart `file`, an image)",
     description="Re-encoded without metadata and scaled to fit 512×512. The old avatar's file is "
     "removed.",
@@ -122,7 +138,12 @@ def remove_avatar(user: CurrentUser, session: SessionDep, storage: StorageDep) -
     return Response(status_code=NO_CONTENT)
 
 
-@router.get("/me/api-keys", response_model=Page[ApiKeyPublic], summary="Your API keys")
+@router.get(
+    "/me/api-keys",
+    response_model=ApiKeyPage,
+    responses=documented(422),
+    summary="Your API keys",
+)
 def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[ApiKeyPublic]:
     return api_keys.list_keys(session, user=user, params=page, shape=ApiKeyPublic.model_validate)
 
@@ -131,7 +152,7 @@ def list_api_keys(user: CurrentUser, session: SessionDep, page: PageDep) -> Page
     "/me/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
-    responses=documented(403),
+    responses=documented(ApiKeyNotAllowedError, *JSON_BODY),
     dependencies=[NO_STORE],
     summary="Create an API key",
     description="The answer carries `key` once; send it as `X-API-Key`. Needs a bearer token "
@@ -145,7 +166,7 @@ def create_api_key(body: ApiKeyCreate, user: BearerUser, session: SessionDep) ->
 @router.delete(
     "/me/api-keys/{key_id}",
     status_code=NO_CONTENT,
-    responses=documented(403, 404),
+    responses=documented(ApiKeyNotAllowedError, NotFoundError, 422),
     summary="Revoke an API key",
 )
 def revoke_api_key(key_id: IdPath, user: BearerUser, session: SessionDep) -> Response:
@@ -153,7 +174,12 @@ def revoke_api_key(key_id: IdPath, user: BearerUser, session: SessionDep) -> Res
     return Response(status_code=NO_CONTENT)
 
 
-@router.get("", response_model=Page[UserPublic], summary="List users (public profiles)")
+@router.get(
+    "",
+    response_model=UserPublicPage,
+    responses=documented(422),
+    summary="List users (public profiles)",
+)
 def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[UserPublic]:
     return users.list_users(session, params=page, shape=UserPublic.model_validate)
 
@@ -161,7 +187,7 @@ def list_users(_user: CurrentUser, session: SessionDep, page: PageDep) -> Page[U
 @router.get(
     "/{user_id}",
     response_model=UserPublic,
-    responses=documented(404),
+    responses=documented(NotFoundError, 422),
     summary="A user's public profile",
 )
 def read_user(user_id: IdPath, _user: CurrentUser, session: SessionDep) -> User:
@@ -171,7 +197,7 @@ def read_user(user_id: IdPath, _user: CurrentUser, session: SessionDep) -> User:
 @router.delete(
     "/{user_id}",
     status_code=NO_CONTENT,
-    responses=documented(403, 404),
+    responses=documented(AdminRequiredError, NotFoundError, 422),
     summary="Delete a user (admins)",
 )
 def delete_user(
