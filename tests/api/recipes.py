@@ -216,7 +216,12 @@ def signed_tokens(ctx: Ctx) -> dict[str, dict[str, Any]]:
     link: dict[str, str] = {}
     for kind in ("reset", "verify"):
         link[kind], _ = create_token(
-            user.id, kind, account=user.uid, version=user.token_version, lifetime=timedelta(hours=1)
+            user.id,
+            kind,
+            account=user.uid,
+            version=user.token_version,
+            lifetime=timedelta(hours=1),
+            key=ctx.settings.signing_key,
         )
     return {
         "/auth/refresh": {"json": {"refresh_token": refresh}},

@@ -259,14 +259,14 @@ def test_body_limits_follow_the_settings_of_the_app_serving(
             files={"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 5000, "image/png")},
         )
         assert file.status_code == 413 and file.json()["code"] == "FILE_TOO_LARGE"
-        # Declared larger than this app's form limit: refused before anything answers, as the
-        # route's own limiter does, even before the caller is checked.
+        # Declared larger than this app's form limit: refused from the declared length, before
+        # the body is read, with the one answer every upload route gives (FILE_TOO_LARGE).
         declared = client.post(
             "/uploads/image",
-            headers={"content-type": "multipart/form-data; boundary=x"},
+            headers={**headers, "content-type": "multipart/form-data; boundary=x"},
             content=b"x" * 200_000,
         )
-        assert declared.status_code == 413 and declared.json()["code"] == "PAYLOAD_TOO_LARGE"
+        assert declared.status_code == 413 and declared.json()["code"] == "FILE_TOO_LARGE"
     assert stored(storage.root) == set() and temporaries(storage.root) == []
 
 
