@@ -8,7 +8,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api.routes import auth, files, health, posts, uploads, users
+from app.api.routes import auth, docs, files, health, posts, uploads, users
 from app.core import errors
 from app.core.config import Settings, get_settings
 from app.core.database import THREADPOOL_SIZE
@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from this machine by app.api.routes.docs, not from a CDN
+        redoc_url=None,
         # Statuses any route can answer; each route adds its own (401, 404, 409, ...).
         responses=errors.documented(413, 422, 500, 503),
     )
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (health.router, posts.router, files.router, users.router, auth.router, uploads.router)
     for router in routers:
         app.include_router(router, max_body_size=settings.max_json_body_bytes)
+    docs.install(app)
     return app
 
 
