@@ -5,13 +5,13 @@
 // One line per step, then `N passed, N failed` (`, N skipped` for steps an earlier failure left
 // without what they need). Exit code 1 on any unexpected answer.
 
-import { deflateSync, crc32 } from 'node:zlib';
-
 import { createClient, createConfig, type Client } from './generated/client/index.js';
 import * as api from './generated/sdk.gen.js';
 import type { ClientOptions, ErrorResponse } from './generated/types.gen.js';
+import { check, expectError, expectStatus, UnexpectedAnswer } from './answers.js';
+import { png } from './png.js';
 
-const baseUrl = process.env.QUILL_BASE_URL;
+const baseUrl: string = process.env.QUILL_BASE_URL ?? '';
 if (!baseUrl) {
   console.error('set QUILL_BASE_URL, e.g. http://127.0.0.1:8000');
   process.exit(2);
@@ -24,10 +24,12 @@ type Credential = { bearer: string } | { apiKey: string };
 function clientFor(credential?: Credential): Client {
   return createClient(
     createConfig<ClientOptions>({
-      baseUrl: baseUrl!,
+      baseUrl,
       auth: (scheme) => {
         if (credential === undefined) return undefined;
-        if ('bearer' in credential) return scheme.scheme === 'bearer' ? credential.bearer : undefined;
+        if ('bearer' in credential) {
+          return scheme.scheme === 'bearer' ? credential.bearer : undefined;
+        }
         return scheme.type === 'apiKey' ? credential.apiKey : undefined;
       },
     }),
@@ -64,74 +66,11 @@ function reactionTo(error: ErrorResponse): Reaction {
   }
 }
 
-// --- answers -------------------------------------------------------------------------------------
-
-class UnexpectedAnswer extends Error {}
-
-// `response` is missing when no answer came at all (the server is down): `error` says why.
-type Answer<T, E> = { data?: T; error?: E; response?: Response };
-
-function noAnswer(error: unknown): UnexpectedAnswer {
-  return new UnexpectedAnswer(`no answer: ${error instanceof Error ? error.message : error}`);
-}
-
-async function expectStatus<T, E>(call: Promise<Answer<T, E>>, status: number): Promise<T> {
-  const { data, error, response } = await call;
-  if (response === undefined) throw noAnswer(error);
-  if (response.status !== status || data === undefined) {
-    const body = error === undefined ? '' : ` ${JSON.stringify(error)}`;
-    throw new UnexpectedAnswer(`expected ${status}, got ${response.status}${body}`);
-  }
-  return data;
-}
-
-async function expectError<T>(
-  call: Promise<Answer<T, ErrorResponse>>,
-  status: number,
-): Promise<ErrorResponse> {
-  const { error, response } = await call;
-  if (response === undefined) throw noAnswer(error);
-  if (response.status !== status || error === undefined) {
-    throw new UnexpectedAnswer(`expected ${status} with an ErrorResponse, got ${response.status}`);
-  }
-  return error;
-}
-
-function check(condition: boolean, what: string): void {
-  if (!condition) throw new UnexpectedAnswer(what);
-}
-
-// --- a small PNG, made here -------------------------------------------------------------------
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'ascii');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-  return Buffer.concat([head, data, crc]);
-}
-
-/** A `size`×`size` RGB image of one colour. */
-function png(size: number, rgb: [number, number, number]): File {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8 bits per channel, truecolour, no interlace
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(size * 3).fill(Buffer.from(rgb))]);
-  const pixels = deflateSync(Buffer.concat(Array.from({ length: size }, () => row)));
-  const bytes = Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', header),
-    pngChunk('IDAT', pixels),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-  return new File([bytes], 'image.png', { type: 'image/png' });
-}
-
 function fileName(url: string | null | undefined): string {
-  check(typeof url === 'string' && url.includes('/files/'), `a /files/ URL, got ${url}`);
-  return url!.slice(url!.lastIndexOf('/') + 1);
+  if (typeof url !== 'string' || !url.includes('/files/')) {
+    throw new UnexpectedAnswer(`a /files/ URL, got ${url}`);
+  }
+  return url.slice(url.lastIndexOf('/') + 1);
 }
 
 // --- the flow ------------------------------------------------------------------------------------
@@ -276,7 +215,11 @@ const steps: Array<[string, () => Promise<void>]> = [
         200,
       );
       const image = await expectStatus(
-        api.filesGetFile({ client: anonymous, path: { name: fileName(me.avatar_url) }, parseAs: 'blob' }),
+        api.filesGetFile({
+          client: anonymous,
+          path: { name: fileName(me.avatar_url) },
+          parseAs: 'blob',
+        }),
         200,
       );
       check(image instanceof Blob && image.size > 0, 'the avatar\'s bytes');
