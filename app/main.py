@@ -14,6 +14,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app.api import docs
 from app.api.routes import health, router_modules
 from app.core import errors
 from app.core.config import Settings, get_settings
@@ -109,6 +110,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served from this machine by app.api.docs, not from a CDN
+        redoc_url=None,
         # Any route can fail unexpectedly: the 500 is documented once, here. Each route adds
         # the statuses it can really answer (app/api/documented.py).
         responses=errors.documented(500),
@@ -146,6 +149,7 @@ def create_app(
     # included router in turn, and the public reads should not pay for matching account routes.
     for module in router_modules():
         app.include_router(module.router, max_body_size=settings.max_json_body_bytes)
+    docs.install(app)
     return app
 
 
