@@ -94,8 +94,10 @@ def test_preflight_allows_the_configured_headers(client: TestClient) -> None:
 
 
 def test_allowed_headers_are_a_setting(db: Session, settings: Settings, database) -> None:
-    assert Settings(cors_allow_headers="A, B").cors_allow_headers == ["A", "B"]
-    assert Settings(cors_allow_headers='["traceparent"]').cors_allow_headers == ["traceparent"]
+    assert Settings(environment="test", cors_allow_headers="A, B").cors_allow_headers == ["A", "B"]
+    assert Settings(
+        environment="test", cors_allow_headers='["traceparent"]'
+    ).cors_allow_headers == ["traceparent"]
     app = create_app(
         settings.model_copy(update={"cors_allow_headers": ["Content-Type", "traceparent"]}),
         database=database,

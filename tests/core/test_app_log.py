@@ -4,6 +4,7 @@ in it, and the console mail backend's reset links visible at the default setting
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,7 +42,7 @@ def test_defaults() -> None:
     fields = Settings.model_fields
     assert fields["log_level"].default == "INFO" and fields["log_format"].default == "text"
     assert fields["mail_backend"].default == "console"
-    assert Settings(log_level="debug").log_level == "DEBUG"
+    assert Settings(environment="test", log_level="debug").log_level == "DEBUG"
 
 
 @pytest.mark.usefixtures("restore_logging", "console_mail")
@@ -50,7 +51,7 @@ def test_console_mail_reset_link_appears_at_default_settings(
 ) -> None:
     make_user("console-mail@example.com")
     # Default settings, but for the environment the test run sets (MAIL_BACKEND=file).
-    configure_logging(Settings(_env_file=None, mail_backend="console"))
+    configure_logging(Settings(environment="test", _env_file=None, mail_backend="console"))
     response = client.post("/auth/forgot-password", json={"email": "console-mail@example.com"})
     assert response.status_code == 202
     err = capsys.readouterr().err
@@ -61,7 +62,9 @@ def test_console_mail_reset_link_appears_at_default_settings(
 
 @pytest.mark.usefixtures("restore_logging")
 def test_console_mail_shows_even_when_the_log_is_quieter(capsys) -> None:
-    configure_logging(Settings(_env_file=None, log_level="WARNING", mail_backend="console"))
+    configure_logging(
+        Settings(environment="test", _env_file=None, log_level="WARNING", mail_backend="console")
+    )
     logging.getLogger("quill.mail").info("mail to a@b.c: reset")
     logging.getLogger("quill.other").info("not shown")
     err = capsys.readouterr().err
@@ -73,7 +76,9 @@ def test_json_lines_parse_and_carry_the_request_id(
     client: TestClient, make_user, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make_user("json-log@example.com")
-    configure_logging(Settings(_env_file=None, log_format="json", mail_backend="console"))
+    configure_logging(
+        Settings(environment="test", _env_file=None, log_format="json", mail_backend="console")
+    )
     logging.getLogger("uvicorn.error").info(
         "started", extra={"port": 8000, "color_message": "\x1b[36mstarted\x1b[0m"}
     )
@@ -94,7 +99,7 @@ def test_json_lines_parse_and_carry_the_request_id(
 
 @pytest.mark.usefixtures("restore_logging")
 def test_exceptions_keep_their_traceback_in_json(capsys) -> None:
-    configure_logging(Settings(_env_file=None, log_format="json"))
+    configure_logging(Settings(environment="test", _env_file=None, log_format="json"))
     try:
         raise ValueError("boom")
     except ValueError:
@@ -104,7 +109,7 @@ def test_exceptions_keep_their_traceback_in_json(capsys) -> None:
 
 
 def test_uvicorn_loggers_go_through_the_one_handler() -> None:
-    config = logging_config(Settings(_env_file=None, log_level="WARNING"))
+    config = logging_config(Settings(environment="test", _env_file=None, log_level="WARNING"))
     assert config["root"] == {"level": "WARNING", "handlers": ["console"]}
     for name in ("uvicorn", "uvicorn.error"):
         assert config["loggers"][name] == {"level": "WARNING", "handlers": [], "propagate": True}
@@ -113,7 +118,9 @@ def test_uvicorn_loggers_go_through_the_one_handler() -> None:
     assert config["handlers"]["console"]["filters"] == ["request_id"]
 
 
-def test_env_example_lists_the_new_settings_and_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_example_lists_the_new_settings_and_loads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """`cp .env.example .env` starts: its empty values mean "unset"."""
     from tests.utils.servers import REPO_ROOT
 
@@ -131,6 +138,7 @@ def test_env_example_lists_the_new_settings_and_loads(monkeypatch: pytest.Monkey
         assert f"\n{name}=" in text
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("IMAGE_DECODE_CONCURRENCY", raising=False)
+    monkeypatch.chdir(tmp_path)  # a development key file, if any, lands there
     loaded = Settings(_env_file=example)
     assert loaded.hash_concurrency is None and loaded.image_decode_concurrency is None
     assert loaded.first_admin_email is None and loaded.first_admin_password is None

@@ -46,18 +46,18 @@ def test_file_urls_are_absolute_under_public_base_url(
 
 
 def test_public_base_url_loses_a_trailing_slash_and_empty_is_unset() -> None:
-    assert Settings(public_base_url="https://cdn.example.com/").public_base_url == (
-        "https://cdn.example.com"
-    )
-    assert Settings(public_base_url="").public_base_url is None
+    assert Settings(
+        environment="test", public_base_url="https://cdn.example.com/"
+    ).public_base_url == ("https://cdn.example.com")
+    assert Settings(environment="test", public_base_url="").public_base_url is None
 
 
 def test_hash_concurrency_is_a_setting(settings: Settings) -> None:
     from app.core import security
     from app.main import create_app
 
-    assert Settings(hash_concurrency=3).hash_concurrency == 3
-    assert Settings(hash_concurrency="").hash_concurrency is None
+    assert Settings(environment="test", hash_concurrency=3).hash_concurrency == 3
+    assert Settings(environment="test", hash_concurrency="").hash_concurrency is None
     create_app(settings.model_copy(update={"hash_concurrency": 3}))
     try:
         assert security.hash_concurrency() == 3

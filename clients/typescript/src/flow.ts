@@ -38,15 +38,19 @@ function clientFor(credential?: Credential): Client {
 
 // --- telling errors apart ------------------------------------------------------------------------
 
-type Reaction = 'offer-login' | 'show-field-errors' | 'retry-later' | 'unexpected';
+type Reaction =
+  | 'offer-login'
+  | 'show-field-errors'
+  | 'sign-in-again'
+  | 'slow-down'
+  | 'pick-another-file'
+  | 'not-allowed'
+  | 'retry-later'
+  | 'unexpected';
 
-// `code` is a plain `string` in today's schema, so `Unhandled<string>` is `string` and the
-// default branch compiles. Once the schema makes `code` an enum, the generated type is a union of
-// literals: in the default branch `code` is then the union of the codes without a case, for which
-// `Unhandled` is `never`, and tsc refuses to compile until each of them has a case above (group the
-// ones a page treats alike: `case 'NOT_FOUND': case 'FORBIDDEN': return 'unexpected';`).
-type Unhandled<Code> = string extends Code ? Code : never;
-
+// `code` is an enum in the schema, so the generated type is a union of literals: the switch is
+// exhaustive, and a code the server adds makes `tsc --strict` fail here until a page decides
+// what to do with it (the `never` in the default branch).
 function reactionTo(error: ErrorResponse): Reaction {
   const code = error.code;
   switch (code) {
@@ -54,13 +58,47 @@ function reactionTo(error: ErrorResponse): Reaction {
       return 'offer-login';
     case 'VALIDATION_FAILED':
     case 'PASSWORD_TOO_COMMON':
+    case 'INVALID_FORM_FIELD':
+    case 'NO_FILE':
+    case 'TOO_MANY_FILES':
+    case 'MALFORMED_MULTIPART':
+    case 'BAD_REQUEST':
+    case 'INVALID_CURRENT_PASSWORD':
+    case 'INVALID_OR_EXPIRED_TOKEN':
       return 'show-field-errors';
+    case 'NOT_AUTHENTICATED':
+    case 'INVALID_CREDENTIALS':
+    case 'INVALID_TOKEN':
+    case 'REAUTH_REQUIRED':
+      return 'sign-in-again';
+    case 'TOO_MANY_LOGIN_ATTEMPTS':
+    case 'TOO_MANY_REQUESTS':
+    case 'MAIL_THROTTLED':
+      return 'slow-down';
+    case 'FILE_TOO_LARGE':
+    case 'IMAGE_TOO_LARGE':
+    case 'UNSUPPORTED_MEDIA_TYPE':
+    case 'QUOTA_EXCEEDED':
+    case 'PAYLOAD_TOO_LARGE':
+      return 'pick-another-file';
+    case 'FORBIDDEN':
+    case 'ADMIN_REQUIRED':
+    case 'API_KEY_NOT_ALLOWED':
+      return 'not-allowed';
     case 'SERVICE_UNAVAILABLE':
     case 'DATABASE_UNAVAILABLE':
       return 'retry-later';
+    case 'NOT_FOUND':
+    case 'CONFLICT':
+    case 'METHOD_NOT_ALLOWED':
+    case 'NOT_ACCEPTABLE':
+    case 'RANGE_NOT_SATISFIABLE':
+    case 'INVALID_HOST':
+    case 'INTERNAL_ERROR':
+      return 'unexpected';
     default: {
-      const unhandled: Unhandled<typeof code> = code;
-      console.error(`  no case for code ${unhandled}`);
+      const unhandled: never = code;
+      console.error(`  no case for code ${String(unhandled)}`);
       return 'unexpected';
     }
   }
