@@ -30,8 +30,9 @@ def test_code_enum_is_every_code_the_server_can_send(app: FastAPI) -> None:
 
 def _cases() -> Iterator[tuple[str, str, str, str]]:
     from app.main import create_app
+    from tests.utils.settings import run_settings
 
-    for case in sorted(documented_codes(create_app())):
+    for case in sorted(documented_codes(create_app(run_settings()))):
         if (case[2], case[3]) not in GLOBAL:
             yield case
 

@@ -128,11 +128,14 @@ def test_reset_refuses_common_and_email(client: TestClient, make_user, settings)
 
 
 def test_create_admin_refuses_common_password(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], session_factory
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    session_factory,
+    settings,
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("password1\n"))
     argv = ["create-admin", "--email", "admin-common@example.com", "--password-stdin"]
-    code = cli(argv, sessions=session_factory)
+    code = cli(argv, sessions=session_factory, settings=settings)
     assert code == 2
     assert "common" in capsys.readouterr().err
 
