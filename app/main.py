@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app.api import docs
+from app.api.documented import document_every_answer_headers
 from app.api.routes import health, router_modules
 from app.core import errors
 from app.core.config import Settings, get_settings
@@ -150,6 +151,7 @@ def create_app(
     for module in router_modules():
         app.include_router(module.router, max_body_size=settings.max_json_body_bytes)
     docs.install(app)
+    document_every_answer_headers(app)
     return app
 
 

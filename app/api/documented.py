@@ -2,6 +2,10 @@
 really gets back, so the schema's examples match the wire (tests/api/test_documented_errors.py
 provokes every one)."""
 
+from typing import Any
+
+from fastapi import FastAPI
+
 from app.auth.errors import InvalidTokenError
 from app.core.errors import Documentable, NotAuthenticatedError
 from app.uploads.errors import (
@@ -33,3 +37,33 @@ UPLOAD: tuple[Documentable, ...] = (
     TooManyFilesError,
     MalformedMultipartError,
 )
+
+
+# Sent with every answer by app.core.middleware; error answers document them in `documented`.
+EVERY_ANSWER_HEADERS = {
+    "X-Request-ID": "The request's id (an incoming sane one is echoed), as in error bodies",
+    "X-Process-Time": "Time spent in the server, e.g. `3.42ms`",
+    "Server-Timing": "The same, for browser dev tools: `app;dur=3.42`",
+}
+
+
+def document_every_answer_headers(app: FastAPI) -> None:
+    """Add the headers every answer carries to each success answer the schema lists (once,
+    when the schema is first built): a generated client can then read them typed."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for answer in operation.get("responses", {}).values():
+                    headers = answer.setdefault("headers", {})
+                    for name, text in EVERY_ANSWER_HEADERS.items():
+                        headers.setdefault(
+                            name, {"description": text, "schema": {"type": "string"}}
+                        )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
