@@ -5,29 +5,16 @@ from collections import Counter
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
 
-from app.auth.models import LoginAttempt, LoginThrottle, RefreshToken
 from app.main import create_app
-from app.users.models import User
 from tests.utils.accounts import PASSWORD
+from tests.utils.db import committed_user as committed
 
 
 @pytest.fixture
 def committed_user(session_factory, password_hash: str):
-    email = "concurrent@example.com"
-    with session_factory() as session:
-        user = User(email=email, hashed_password=password_hash, name="C")
-        session.add(user)
-        session.commit()
-        user_id = user.id
-    yield email
-    with session_factory() as session:
-        session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
-        session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
-        session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
-        session.execute(delete(User).where(User.id == user_id))
-        session.commit()
+    with committed(session_factory, email="concurrent@example.com", hashed_password=password_hash):
+        yield "concurrent@example.com"
 
 
 @pytest.fixture

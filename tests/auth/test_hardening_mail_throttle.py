@@ -14,8 +14,8 @@ from app.auth.mail_throttle import address_digest
 from app.auth.models import MailSlot
 from app.core.config import Settings
 from app.main import create_app
-from app.users.models import User
 from tests.utils.accounts import bearer, login
+from tests.utils.db import committed_user as committed
 from tests.utils.mail import mails_to
 
 
@@ -57,19 +57,11 @@ def test_verify_request_is_429_past_the_limit(
 def committed_user(session_factory, password_hash: str, settings):
     """A user committed for real: concurrent requests need their own sessions."""
     email = "flood-target@example.com"
+    with committed(session_factory, email=email, hashed_password=password_hash, name="Target"):
+        yield email
     with session_factory() as session:
-        user = User(email=email, hashed_password=password_hash, name="Target")
-        session.add(user)
-        session.commit()
-        user_id = user.id
-    yield email
-    with session_factory() as session:
-        session.execute(
-            delete(MailSlot).where(
-                MailSlot.address_digest == address_digest(email, key=settings.signing_key)
-            )
-        )
-        session.execute(delete(User).where(User.id == user_id))
+        digest = address_digest(email, key=settings.signing_key)
+        session.execute(delete(MailSlot).where(MailSlot.address_digest == digest))
         session.commit()
 
 

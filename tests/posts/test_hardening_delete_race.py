@@ -8,29 +8,25 @@ row lock and fresh read in `posts.delete_post`, the cover's file stayed on disk 
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app.posts import service as posts
 from app.posts.models import Post
 from app.uploads.models import Upload
 from app.uploads.storage import new_name
-from app.users.models import User
+from tests.utils.db import committed_user
 
 
 @pytest.fixture
 def committed_post(session_factory, password_hash: str) -> Iterator[int]:
-    with session_factory() as session:
-        user = User(email="delete-race@example.com", hashed_password=password_hash, name="D")
-        session.add(user)
-        session.flush()
-        post = Post(title="t", content="c", author_id=user.id)
-        session.add(post)
-        session.commit()
-        user_id, post_id = user.id, post.id
-    yield post_id
-    with session_factory() as session:
-        session.execute(delete(User).where(User.id == user_id))
-        session.commit()
+    email = "delete-race@example.com"
+    with committed_user(session_factory, email=email, hashed_password=password_hash) as user:
+        with session_factory() as session:
+            post = Post(title="t", content="c", author_id=user.id)
+            session.add(post)
+            session.commit()
+            post_id = post.id
+        yield post_id
 
 
 def test_cover_set_after_loading_is_removed_with_the_post(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import ImageFile
-from sqlalchemy import delete, event, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
@@ -19,9 +19,9 @@ from app.main import create_app
 from app.uploads import media
 from app.uploads.limits import UploadLimits
 from app.uploads.models import Upload
-from app.users.models import User
 from bench.decode import rgba_png
 from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.db import committed_user as committed
 from tests.utils.files import PDF, image_bytes, rows_of, stored, temporaries
 
 # --- 8. decoding is bounded ---------------------------------------------------------------------
@@ -150,15 +150,8 @@ def test_replacing_an_avatar_counts_the_old_one_as_freed(
 @pytest.fixture
 def committed_user(session_factory, password_hash: str) -> Iterator[str]:
     email = "quota-race@example.com"
-    with session_factory() as session:
-        user = User(email=email, hashed_password=password_hash, name="Q")
-        session.add(user)
-        session.commit()
-        user_id = user.id
-    yield email
-    with session_factory() as session:
-        session.execute(delete(User).where(User.id == user_id))
-        session.commit()
+    with committed(session_factory, email=email, hashed_password=password_hash, name="Q"):
+        yield email
 
 
 def test_concurrent_uploads_cannot_share_the_last_headroom(

@@ -1,6 +1,14 @@
-"""Sharing the test's rolled-back session with code that opens its own."""
+"""Sessions in tests: lending the test's rolled-back one to code that opens its own, and users
+committed for real for the tests that need several connections."""
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
+
+from app.auth.models import LoginAttempt, LoginThrottle
+from app.users.models import User
 
 
 class Borrowed:
@@ -14,3 +22,28 @@ class Borrowed:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@contextmanager
+def committed_user(
+    sessions: Callable[[], AbstractContextManager[Session]],
+    *,
+    email: str,
+    hashed_password: str,
+    name: str = "Someone",
+) -> Iterator[User]:
+    """A user committed for real (concurrent requests need their own sessions, outside the
+    test's rolled-back transaction), deleted afterwards with everything that cascades from it.
+    What is keyed by the address instead (login attempts and throttles) goes too."""
+    with sessions() as session:
+        user = User(email=email, hashed_password=hashed_password, name=name)
+        session.add(user)
+        session.commit()
+    try:
+        yield user
+    finally:
+        with sessions() as session:
+            session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+            session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+            session.execute(delete(User).where(User.id == user.id))
+            session.commit()
