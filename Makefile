@@ -27,10 +27,12 @@ revision: $(STAMP)
 	@test -n "$(m)" || (echo 'usage: make revision m="describe the change"' && exit 2)
 	$(PY) -m alembic revision --autogenerate -m "$(m)"
 
+# `make admin email=E` asks for a new admin's password on the terminal; in a script, pipe it in:
+# `echo "$PW" | make admin email=E stdin=1`.
 admin: $(STAMP)
-	@test -n "$(email)" || (echo 'usage: make admin email=you@example.com' && exit 2)
+	@test -n "$(email)" || (echo 'usage: make admin email=you@example.com [stdin=1]' && exit 2)
 	$(PY) -m app migrate
-	$(PY) -m app create-admin --email "$(email)"
+	$(PY) -m app create-admin --email "$(email)" $(if $(stdin),--password-stdin)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(args)
