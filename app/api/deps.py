@@ -116,16 +116,20 @@ async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> Us
     return user
 
 
-async def get_bearer_user(
-    user: Annotated[User, Depends(get_current_user)],
-    token: Annotated[str | None, Depends(bearer_scheme)],
-) -> User:
-    """The caller, signed in with a bearer token: API keys cannot manage credentials.
+async def came_with_bearer(token: Annotated[str | None, Depends(bearer_scheme)]) -> bool:
+    """Whether the caller signed in with a bearer token. get_optional_user prefers the bearer
+    token when both are sent, so an authenticated caller without one came with an API key."""
+    return bool(token)
 
-    get_optional_user prefers the bearer token when both are sent, so a caller here without one
-    came in with an API key.
-    """
-    if not token:
+
+ViaBearer = Annotated[bool, Depends(came_with_bearer)]
+
+
+async def get_bearer_user(
+    user: Annotated[User, Depends(get_current_user)], bearer: ViaBearer
+) -> User:
+    """The caller, signed in with a bearer token: API keys cannot manage credentials."""
+    if not bearer:
         raise ApiKeyNotAllowedError()
     return user
 

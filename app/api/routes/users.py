@@ -1,8 +1,6 @@
 """/users: your own profile, password and API keys; other users' public profiles; admin delete."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import (
@@ -16,7 +14,7 @@ from app.api.deps import (
     SessionDep,
     StorageDep,
     UploadLimitsDep,
-    bearer_scheme,
+    ViaBearer,
 )
 from app.api.documented import CALLER, DATABASE, JSON_BODY, UPLOAD
 from app.auth import api_keys
@@ -71,12 +69,12 @@ async def read_me(user: CurrentUser) -> User:
 def update_me(
     body: UserUpdate,
     user: CurrentUser,
-    token: Annotated[str | None, Depends(bearer_scheme)],
+    bearer: ViaBearer,
     session: SessionDep,
     hooks: AccountMailDep,
 ) -> User:
-    # get_optional_user prefers a bearer token, so a caller without one came with an API key.
-    if body.email is not None and body.email != user.email and not token:
+    # Name and bio may change with an API key; the email is a credential (BearerUser's rule).
+    if body.email is not None and body.email != user.email and not bearer:
         raise ApiKeyNotAllowedError()
     return users.update_profile(session, user=user, data=body, hooks=hooks)
 
