@@ -4,8 +4,9 @@ and the reader that enforces both (app/uploads/multipart.py).
 The limits come from the settings of the app serving the request (MAX_UPLOAD_BYTES), read when
 the request arrives: routes are built at import, before any app and its settings exist."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
@@ -17,6 +18,8 @@ from app.core.errors import FieldRejectedError
 from app.core.text import SingleLine
 from app.uploads.multipart import ParsedForm, read_multipart, too_large_declared
 from app.uploads.storage import Storage
+
+T = TypeVar("T")
 
 # The framework's body limiter on upload routes: never reached, since `read` refuses a form over
 # `body_limit` itself, as FILE_TOO_LARGE. The limiter would answer any declared length over its
@@ -94,6 +97,20 @@ class UploadForm:
             await run_in_threadpool(form.cleanup)
             raise
         return form
+
+    async def store(
+        self,
+        request: Request,
+        storage: Storage,
+        session: Session,
+        save: Callable[..., T],
+        **kwargs: Any,
+    ) -> T:
+        """Read the form as it streams in, then call `save(session, storage=, form=, **kwargs)`
+        on a worker thread; the form's temporaries are gone afterwards, whatever happened."""
+        form = await self.read(request, storage, session)
+        with form:
+            return await run_in_threadpool(save, session, storage=storage, form=form, **kwargs)
 
 
 def _max_file_bytes(request: Request) -> int:

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import (
     MAX_ID,
@@ -144,8 +143,6 @@ async def set_cover(
     storage: StorageDep,
     limits: UploadLimitsDep,
 ) -> Post:
-    form = await COVER_FORM.read(request, storage, session)
-    with form:
-        return await run_in_threadpool(
-            covers.set_cover, session, storage=storage, limits=limits, post=post, form=form
-        )
+    return await COVER_FORM.store(
+        request, storage, session, covers.set_cover, limits=limits, post=post
+    )

@@ -1,8 +1,6 @@
 """/uploads: store images (and PDFs), list and delete your files."""
 
 from fastapi import APIRouter, Request, Response, status
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentUser, IdPath, PageDep, SessionDep, StorageDep, UploadLimitsDep
 from app.api.documented import CALLER, DATABASE, UPLOAD
@@ -10,11 +8,7 @@ from app.core.errors import NotFoundError, documented
 from app.core.schemas import Page
 from app.uploads import service as uploads
 from app.uploads.forms import UploadForm
-from app.uploads.limits import UploadLimits
-from app.uploads.models import Upload
 from app.uploads.schemas import UploadBatch, UploadPage, UploadPublic
-from app.uploads.storage import Storage
-from app.users.models import User
 
 router = APIRouter(prefix="/uploads", tags=["uploads"], responses=documented(*CALLER, *DATABASE))
 
@@ -23,30 +17,6 @@ ONE_IMAGE = UploadForm("file", text_fields=TEXT_FIELDS)
 MANY_FILES = UploadForm("files", max_files=10, text_fields=TEXT_FIELDS)
 # The `description` field follows the text rules of every input: a 422 VALIDATION_FAILED.
 UPLOAD_ERRORS = documented(*UPLOAD, 422)
-
-
-async def _save(
-    spec: UploadForm,
-    request: Request,
-    user: User,
-    session: Session,
-    storage: Storage,
-    limits: UploadLimits,
-    *,
-    allow_pdf: bool,
-) -> list[Upload]:
-    """Read the form as it streams in, then store its files and rows (temporaries go either way)."""
-    form = await spec.read(request, storage, session)
-    with form:
-        return await run_in_threadpool(
-            uploads.save_uploads,
-            session,
-            storage=storage,
-            limits=limits,
-            owner_id=user.id,
-            form=form,
-            allow_pdf=allow_pdf,
-        )
 
 
 @router.post(
@@ -66,7 +36,15 @@ async def upload_image(
     storage: StorageDep,
     limits: UploadLimitsDep,
 ) -> UploadPublic:
-    rows = await _save(ONE_IMAGE, request, user, session, storage, limits, allow_pdf=False)
+    rows = await ONE_IMAGE.store(
+        request,
+        storage,
+        session,
+        uploads.save_uploads,
+        limits=limits,
+        owner_id=user.id,
+        allow_pdf=False,
+    )
     return UploadPublic.model_validate(rows[0])
 
 
@@ -87,7 +65,15 @@ async def upload_files(
     storage: StorageDep,
     limits: UploadLimitsDep,
 ) -> UploadBatch:
-    rows = await _save(MANY_FILES, request, user, session, storage, limits, allow_pdf=True)
+    rows = await MANY_FILES.store(
+        request,
+        storage,
+        session,
+        uploads.save_uploads,
+        limits=limits,
+        owner_id=user.id,
+        allow_pdf=True,
+    )
     return UploadBatch(uploaded=len(rows), files=[UploadPublic.model_validate(r) for r in rows])
 
 

@@ -1,7 +1,6 @@
 """/users: your own profile, password and API keys; other users' public profiles; admin delete."""
 
 from fastapi import APIRouter, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import (
     NO_STORE,
@@ -123,11 +122,9 @@ async def set_avatar(
     storage: StorageDep,
     limits: UploadLimitsDep,
 ) -> User:
-    form = await AVATAR_FORM.read(request, storage, session)
-    with form:
-        return await run_in_threadpool(
-            avatars.set_avatar, session, storage=storage, limits=limits, user=user, form=form
-        )
+    return await AVATAR_FORM.store(
+        request, storage, session, avatars.set_avatar, limits=limits, user=user
+    )
 
 
 @router.delete("/me/avatar", status_code=NO_CONTENT, summary="Remove your avatar")
