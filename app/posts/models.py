@@ -1,6 +1,9 @@
-"""The posts table."""
+"""The posts table and its tags."""
+
+from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     ForeignKey,
     Index,
     String,
@@ -9,28 +12,46 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.models import NO_ID_REUSE, Base, TimestampMixin
+from app.core.models import NO_ID_REUSE, Base, TimestampMixin, UTCDateTime
 from app.uploads.models import file_name_column
 from app.uploads.storage import public_url
 from app.users.models import User
+
+# MySQL's TEXT holds 65,535 bytes; 100,000 four-byte characters need MEDIUMTEXT there.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+# Tag names compare byte for byte on every backend, as emails do: MySQL's default collation
+# would make `café` and `cafe` one tag there and two elsewhere.
+TagName = String(40).with_variant(
+    mysql.VARCHAR(40, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 
 class Post(TimestampMixin, Base):
     __tablename__ = "posts"
     # The two list queries: published posts newest first, and one author's posts newest first.
     __table_args__ = (
-        Index("ix_posts_published_created_at", "published", "created_at"),
+        Index("ix_posts_published_published_at", "published", "published_at"),
         Index("ix_posts_author_id_created_at", "author_id", "created_at"),
         NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(200))
-    # MySQL's TEXT holds 65,535 bytes; 100,000 four-byte characters need MEDIUMTEXT there.
-    content: Mapped[str] = mapped_column(
-        Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
-    )
+    content: Mapped[str] = mapped_column(LongText)
+    # Rendered and sanitised when the post is written (app/posts/markdown.py), never on a read.
+    content_html: Mapped[str] = mapped_column(LongText)
+    excerpt: Mapped[str] = mapped_column(String(300))
+    reading_time_minutes: Mapped[int] = mapped_column(default=1)
+    # The names, as the answer shows them: read with the post, no join. post_tags holds the same
+    # names for the queries by tag, written in the same transaction.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     published: Mapped[bool] = mapped_column(default=False)
+    # Null for a draft; in the future for a scheduled post, which is public only from then on.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Kept by every comment write in its own transaction: a list never counts comments.
+    comment_count: Mapped[int] = mapped_column(default=0, server_default="0")
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # The stored name of the cover's file (its `uploads` row has kind "cover").
     cover_name: Mapped[str | None] = file_name_column()
@@ -41,3 +62,15 @@ class Post(TimestampMixin, Base):
 
     # lazy="raise": an author must be loaded in the list query itself, never one query per post.
     author: Mapped[User] = relationship(lazy="raise")
+
+
+class PostTag(Base):
+    """One tag of one post: what GET /posts?tag= and GET /tags query."""
+
+    __tablename__ = "post_tags"
+    __table_args__ = (Index("ix_post_tags_name_post_id", "name", "post_id"),)
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(TagName, primary_key=True)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.core.models import utcnow
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
 from app.posts.models import Post
@@ -26,11 +27,18 @@ AUTHOR_PREFIX = "author__"
 
 POST_COLUMNS = (
     POSTS.c.id,
+    POSTS.c.slug,
     POSTS.c.title,
     POSTS.c.content,
+    POSTS.c.content_html,
+    POSTS.c.excerpt,
+    POSTS.c.reading_time_minutes,
+    POSTS.c.tags,
     POSTS.c.published,
+    POSTS.c.published_at,
     POSTS.c.author_id,
     POSTS.c.cover_name,
+    POSTS.c.comment_count,
     POSTS.c.created_at,
     POSTS.c.updated_at,
 )
@@ -43,6 +51,15 @@ AUTHOR_COLUMNS = tuple(
 def newest_first(stmt: Select[Any]) -> Select[Any]:
     # id breaks ties between posts created in the same microsecond, so pages never overlap.
     return stmt.order_by(POSTS.c.created_at.desc(), POSTS.c.id.desc())
+
+
+def newest_published_first(stmt: Select[Any]) -> Select[Any]:
+    return stmt.order_by(POSTS.c.published_at.desc(), POSTS.c.id.desc())
+
+
+def is_public() -> ColumnElement[bool]:
+    """Published, and not scheduled for later: what anyone may read."""
+    return POSTS.c.published.is_(True) & (POSTS.c.published_at <= utcnow())
 
 
 def _matching(q: str) -> ColumnElement[bool]:
@@ -60,7 +77,7 @@ def published_query(
     """The public list's statements: a page's rows (each post with its author's public fields,
     newest first, one statement whatever per_page is) and the posts to count. bench/ceiling.py
     runs them too, to compare like with like."""
-    conditions: list[ColumnElement[bool]] = [POSTS.c.published.is_(True)]
+    conditions: list[ColumnElement[bool]] = [is_public()]
     if author_id is not None:
         conditions.append(POSTS.c.author_id == author_id)
     if q:
@@ -68,18 +85,25 @@ def published_query(
     rows = select(*POST_COLUMNS, *AUTHOR_COLUMNS).select_from(
         POSTS.join(USERS, USERS.c.id == POSTS.c.author_id)
     )
-    return newest_first(rows.where(*conditions)), select(POSTS.c.id).where(*conditions)
+    return newest_published_first(rows.where(*conditions)), select(POSTS.c.id).where(*conditions)
 
 
 def _post_with_author(row: Row[Any]) -> PostWithAuthor:
     post = row._mapping
     return PostWithAuthor(
         id=post["id"],
+        slug=post["slug"],
         title=post["title"],
         content=post["content"],
+        content_html=post["content_html"],
+        excerpt=post["excerpt"],
+        reading_time_minutes=post["reading_time_minutes"],
+        tags=post["tags"],
         published=post["published"],
+        published_at=post["published_at"],
         author_id=post["author_id"],
         cover_image_url=public_url(post["cover_name"]),
+        comment_count=post["comment_count"],
         created_at=post["created_at"],
         updated_at=post["updated_at"],
         author=UserPublic(

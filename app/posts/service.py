@@ -3,17 +3,21 @@
 The public list is app/posts/public.py, the cover app/posts/covers.py.
 """
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.core.errors import NotFoundError, PermissionDeniedError
+from app.core.models import utcnow
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
-from app.posts.models import Post
+from app.posts.markdown import render
+from app.posts.models import Post, PostTag
 from app.posts.public import newest_first
 from app.posts.schemas import PostCreate, PostUpdate
+from app.posts.slugs import numbered, slug_base
 from app.uploads import guard
 from app.uploads import service as uploads
 from app.uploads.storage import Storage
@@ -22,9 +26,73 @@ from app.users.models import User
 POST_NOT_FOUND = "Post not found"
 
 
+def normalize_tags(names: list[str]) -> list[str]:
+    """Lower-case, trimmed, inner spaces to `-`, duplicates dropped, first-seen order kept."""
+    seen: dict[str, None] = {}
+    for name in names:
+        seen.setdefault("-".join(name.strip().lower().split()), None)
+    return list(seen)
+
+
+def _set_content(post: Post, content: str) -> None:
+    rendered = render(content)
+    post.content = content
+    post.content_html = rendered.html
+    post.excerpt = rendered.excerpt
+    post.reading_time_minutes = rendered.reading_time_minutes
+
+
+def _set_tags(session: Session, post: Post, names: list[str]) -> None:
+    post.tags = normalize_tags(names)
+    if post.id is not None:
+        session.execute(delete(PostTag).where(PostTag.post_id == post.id))
+    session.add_all(PostTag(post_id=post.id, name=name) for name in post.tags)
+
+
+def _set_publication(post: Post, published: bool, published_at: datetime | None) -> None:
+    post.published = published
+    post.published_at = (published_at or post.published_at or utcnow()) if published else None
+
+
+def _free_slug(session: Session, base: str) -> str:
+    taken = set(session.scalars(select(Post.slug).where(Post.slug.startswith(base))))
+    if base not in taken:
+        return base
+    n = 2
+    while numbered(base, n) in taken:
+        n += 1
+    return numbered(base, n)
+
+
+def new_post(
+    *,
+    author_id: int,
+    slug: str,
+    title: str,
+    content: str,
+    published: bool = False,
+    published_at: datetime | None = None,
+) -> Post:
+    """A post with its derived fields (HTML, excerpt, reading time, publication) filled in, not
+    yet added to a session; its tags are set once it has an id."""
+    post = Post(author_id=author_id, slug=slug, title=title, tags=[])
+    _set_content(post, content)
+    _set_publication(post, published, published_at)
+    return post
+
+
 def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
-    post = Post(author_id=author.id, **data.model_dump())
+    post = new_post(
+        author_id=author.id,
+        slug=data.slug or _free_slug(session, slug_base(data.title)),
+        title=data.title,
+        content=data.content,
+        published=data.published,
+        published_at=data.published_at,
+    )
     session.add(post)
+    session.flush()
+    _set_tags(session, post, data.tags)
     session.commit()
     return post
 
@@ -39,9 +107,14 @@ def list_own(
     return paginate(session, newest_first(stmt), params)
 
 
+def is_public(post: Post) -> bool:
+    return post.published and post.published_at is not None and post.published_at <= utcnow()
+
+
 def _visible_to(post: Post, viewer: User | None) -> bool:
-    """The one rule for reads and changes alike: a draft exists only for its author."""
-    return post.published or (viewer is not None and viewer.id == post.author_id)
+    """The one rule for reads and changes alike: a draft or a scheduled post exists only for its
+    author."""
+    return is_public(post) or (viewer is not None and viewer.id == post.author_id)
 
 
 def get_visible(session: Session, *, post_id: int, viewer: User | None) -> Post:
@@ -67,8 +140,18 @@ def get_for_change(session: Session, *, post_id: int, user: User, admin_ok: bool
 
 
 def update_post(session: Session, *, post: Post, data: PostUpdate) -> Post:
-    for field, value in data.model_dump(exclude_unset=True).items():
-        setattr(post, field, value)
+    changes = data.model_dump(exclude_unset=True)
+    if "title" in changes:
+        post.title = changes["title"]
+    if "slug" in changes:
+        post.slug = changes["slug"]
+    if "content" in changes:
+        _set_content(post, changes["content"])
+    if "tags" in changes:
+        _set_tags(session, post, changes["tags"])
+    if "published" in changes or "published_at" in changes:
+        published = changes.get("published", post.published)
+        _set_publication(post, published, changes.get("published_at"))
     session.commit()
     return post
 

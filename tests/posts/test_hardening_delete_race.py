@@ -15,6 +15,7 @@ from app.posts.models import Post
 from app.uploads.models import Upload
 from app.uploads.storage import new_name
 from tests.utils.db import committed_user
+from tests.utils.posts import post_row
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def committed_post(session_factory, password_hash: str) -> Iterator[int]:
     email = "delete-race@example.com"
     with committed_user(session_factory, email=email, hashed_password=password_hash) as user:
         with session_factory() as session:
-            post = Post(title="t", content="c", author_id=user.id)
+            post = post_row(user.id)
             session.add(post)
             session.commit()
             post_id = post.id

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.posts.models import Post
 from tests.utils.accounts import bearer, login
-from tests.utils.posts import make_post
+from tests.utils.posts import make_post, post_row
 
 
 @pytest.fixture
@@ -27,17 +27,26 @@ def authors(client: TestClient, make_user):
 def test_create_post_shape_and_defaults(client: TestClient, authors) -> None:
     alice, headers = authors["alice"]
     post = make_post(client, headers, title="  Hello  ")
+    # The contract's Post, field for field.
     assert set(post) == {
         "id",
+        "slug",
         "title",
         "content",
+        "content_html",
+        "excerpt",
+        "reading_time_minutes",
+        "tags",
         "published",
+        "published_at",
         "author_id",
         "cover_image_url",
+        "comment_count",
         "created_at",
         "updated_at",
     }
     assert post["title"] == "Hello" and post["published"] is False
+    assert post["slug"] == "hello" and post["published_at"] is None and post["tags"] == []
     assert post["author_id"] == alice.id
     assert client.post("/posts", json={"title": "x", "content": "y"}).status_code == 401
 
@@ -223,13 +232,13 @@ def test_page_maths_and_order(client: TestClient, authors) -> None:
 
 def test_same_timestamp_ties_break_by_id(client: TestClient, authors, db: Session) -> None:
     alice, _ = authors["alice"]
-    moment = db.scalar(select(func.max(Post.created_at)))  # None is fine: default applies
-    rows = [Post(title=f"t{i}", content="c", published=True, author_id=alice.id) for i in range(5)]
+    moment = db.scalar(select(func.max(Post.published_at)))  # None is fine: default applies
+    rows = [post_row(alice.id, f"t{i}", published=True) for i in range(5)]
     db.add_all(rows)
     db.flush()
-    same = rows[0].created_at if moment is None else moment
+    same = rows[0].published_at if moment is None else moment
     for row in rows:
-        row.created_at = same
+        row.published_at = same
     db.commit()
     listed = [p["id"] for p in client.get("/posts?per_page=3").json()["data"]]
     listed += [p["id"] for p in client.get("/posts?per_page=3&page=2").json()["data"]]
@@ -256,10 +265,7 @@ def test_list_with_authors_takes_constant_statements(
     client: TestClient, make_user, db: Session
 ) -> None:
     writers = [make_user(f"w{i}@example.com") for i in range(30)]
-    db.add_all(
-        Post(title=f"t{i}", content="c", published=True, author_id=writers[i % 30].id)
-        for i in range(60)
-    )
+    db.add_all(post_row(writers[i % 30].id, f"t{i}", published=True) for i in range(60))
     db.commit()
     counts = {}
     for per_page in (2, 30, 50):

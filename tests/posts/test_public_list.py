@@ -9,6 +9,7 @@ from app.posts.public import AUTHOR_COLUMNS, AUTHOR_PREFIX, POST_COLUMNS
 from app.posts.schemas import PostPublic
 from app.users.models import User
 from app.users.schemas import UserPublic
+from tests.utils.posts import post_row
 
 # Fields that are a stored file's URL, and the column holding the file's name.
 FILE_URL_COLUMNS = {"cover_image_url": "cover_name", "avatar_url": "avatar_name"}
@@ -18,7 +19,7 @@ def test_list_items_match_the_single_post(client: TestClient, make_user, db: Ses
     """The list reads rows, GET /posts/{id} an object: both must answer the same post."""
     author = make_user(name="Writer")
     author.bio = "Writes things"
-    db.add(Post(title="Same", content="Either way", published=True, author_id=author.id))
+    db.add(post_row(author.id, "Same", "Either way", published=True))
     db.commit()
     listed = client.get("/posts").json()["data"][0]
     assert listed == client.get(f"/posts/{listed['id']}").json()
@@ -44,15 +45,7 @@ def test_list_items_with_files_match_the_single_post(
 ) -> None:
     author = make_user(name="Pictured")
     author.avatar_name = "A" * 32 + ".png"
-    db.add(
-        Post(
-            title="Covered",
-            content="c",
-            published=True,
-            author_id=author.id,
-            cover_name="C" * 32 + ".jpg",
-        )
-    )
+    db.add(post_row(author.id, "Covered", published=True, cover_name="C" * 32 + ".jpg"))
     db.commit()
     listed = client.get("/posts").json()["data"][0]
     assert listed["cover_image_url"] == "/files/" + "C" * 32 + ".jpg"
