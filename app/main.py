@@ -43,6 +43,7 @@ TAGS = [
         "description": "Your profile, password, avatar and API keys; other users' public profiles.",
     },
     {"name": "posts", "description": "Write, publish, read and change posts and their covers."},
+    {"name": "feed", "description": "The Atom feed of the newest published posts."},
     {"name": "uploads", "description": "Store images and PDFs, list and delete your files."},
     {"name": "files", "description": "The stored bytes, served so a browser never runs them."},
 ]
@@ -140,7 +141,14 @@ def create_app(
             "allow_credentials": True,
             "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             "allow_headers": settings.cors_allow_headers,
-            "expose_headers": ["X-Request-ID", "X-Process-Time", "Server-Timing", "Retry-After"],
+            # ETag: a page's script may keep it and send it back in If-None-Match itself.
+            "expose_headers": [
+                "X-Request-ID",
+                "X-Process-Time",
+                "Server-Timing",
+                "Retry-After",
+                "ETag",
+            ],
         },
     )
 

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     frontend_url: str = "http://localhost:3000"
     # Makes file URLs in answers absolute (`{PUBLIC_BASE_URL}/files/...`); unset: relative.
     public_base_url: str | None = None
+    # How long anyone (a CDN, a browser) may reuse an anonymous public read (app.api.caching)
+    # without asking again; 0: they may store it but revalidate each time (a cheap 304).
+    public_cache_seconds: int = Field(0, ge=0, le=31_536_000)
+    # The title of the Atom feed (GET /feed.xml).
+    feed_title: str = Field("Quill", min_length=1, max_length=200)
 
     # The application log (app.core.logging): level and `text` or `json` lines.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

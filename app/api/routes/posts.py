@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from app.api.caching import PublicReadRoute
 from app.api.deps import (
     MAX_ID,
     AuthoredPost,
@@ -39,7 +40,13 @@ COVER_FORM = UploadForm("file")
 
 SearchText = Annotated[str, SingleLine(200)]
 
-router = APIRouter(prefix="/posts", tags=["posts"], responses=documented(*DATABASE))
+# PublicReadRoute: GET answers carry an ETag and honour If-None-Match (app.api.caching).
+router = APIRouter(
+    prefix="/posts",
+    tags=["posts"],
+    responses=documented(*DATABASE),
+    route_class=PublicReadRoute,
+)
 
 # Optional credentials: anonymous reads work, so the empty alternative is listed too.
 OPTIONAL_AUTH: dict[str, Any] = {"security": [{}]}  # added to the schemes FastAPI lists

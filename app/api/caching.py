@@ -1,0 +1,145 @@
+"""Conditional, cacheable public reads: `ETag`, `If-None-Match` → 304, `Cache-Control`, `Vary`.
+
+A router opts in with `APIRouter(..., route_class=PublicReadRoute)`: each of its GET routes then
+answers a strong ETag over the exact bytes of its 200 body (so any change to what the answer shows
+— a post, its comments, its author's name or avatar — changes it, and no extra statement runs),
+a 304 with no body when `If-None-Match` matches, and the cache headers below. The route class also
+documents the 304 and these headers in the OpenAPI schema, so a route file changes by one keyword.
+
+Why not a library: Starlette's FileResponse does conditional GET for files only, and the usual
+ETag middlewares buffer every answer of the app; this is per route, after FastAPI has serialised
+the answer on its fast path, with RFC 9110's comparison rules (weak comparison, lists, `*`).
+
+Issue 13 (a change counter) slots in before the handler: compute the validator from the counter,
+call `matches(request, etag)`, and answer `not_modified(...)` without running the query.
+"""
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from app.core.config import Settings
+
+# The credentials a request may carry (app.api.deps): with either, the answer may be one only
+# that caller sees (an author reads their draft at the same URL), so it is kept out of shared
+# caches, and every answer says the credentials select it.
+CREDENTIAL_HEADERS = ("authorization", "x-api-key")
+VARY = "Authorization, X-API-Key"
+# `no-cache`: a browser may keep it but asks again (a cheap 304) before using it, so an author
+# sees their own edit at once.
+PRIVATE = "private, no-cache"
+
+# An entity-tag in an If-None-Match list: optional weak prefix, then the quoted opaque tag.
+_ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')
+
+_HEADER = {"schema": {"type": "string"}}
+CACHE_HEADERS_DOC: dict[str, Any] = {
+    "ETag": {
+        **_HEADER,
+        "description": "Strong validator of this answer: send it in `If-None-Match` for a 304",
+    },
+    "Cache-Control": {
+        **_HEADER,
+        "description": "`public, max-age=<PUBLIC_CACHE_SECONDS>` without credentials, "
+        "`private, no-cache` with them (the answer may be one only that caller sees)",
+    },
+    "Vary": {**_HEADER, "description": "`Authorization, X-API-Key` (and `Origin`)"},
+}
+NOT_MODIFIED_DOC: dict[str, Any] = {
+    "description": "Not Modified: `If-None-Match` names this answer's ETag (or is `*`). No "
+    "body; the `ETag`, `Cache-Control` and `Vary` headers are those of the 200.",
+    "headers": CACHE_HEADERS_DOC,
+}
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag for these exact bytes: the same on every worker and host."""
+    digest = hashlib.sha256(body).digest()[:16]
+    return '"' + base64.urlsafe_b64encode(digest).rstrip(b"=").decode() + '"'
+
+
+def none_match(header: str | None, etag: str) -> bool:
+    """Whether `If-None-Match: header` matches `etag` (RFC 9110 13.1.2: `*`, or any tag of the
+    list under weak comparison, where `W/"x"` and `"x"` are the same)."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    wanted = etag.removeprefix("W/")
+    return any(f'"{tag}"' == wanted for tag in _ENTITY_TAG.findall(header))
+
+
+def carries_credentials(request: Request) -> bool:
+    return any(request.headers.get(name) for name in CREDENTIAL_HEADERS)
+
+
+def cache_headers(request: Request, etag: str) -> dict[str, str]:
+    """The headers a 200 and its 304 share."""
+    if carries_credentials(request):
+        control = PRIVATE
+    else:
+        seconds = cast(Settings, request.app.state.settings).public_cache_seconds
+        control = f"public, max-age={seconds}"
+    return {"ETag": etag, "Cache-Control": control, "Vary": VARY}
+
+
+def matches(request: Request, etag: str) -> bool:
+    return none_match(request.headers.get("if-none-match"), etag)
+
+
+def not_modified(headers: dict[str, str], response: Response | None = None) -> Response:
+    """A 304: no body, no Content-Type or Content-Length, the 200's validator and cache headers
+    (RFC 9110 15.4.5); background work of the answer it replaces still runs."""
+    answer = Response(status_code=304, headers=headers)
+    if response is not None:
+        answer.background = response.background
+    return answer
+
+
+def conditional(request: Request, response: Response) -> Response:
+    """`response` with its ETag and cache headers, or the 304 that replaces it."""
+    if response.status_code != 200 or not isinstance(getattr(response, "body", None), bytes):
+        return response  # errors and streams are answered as they are
+    headers = cache_headers(request, etag_of(response.body))
+    if matches(request, headers["ETag"]):
+        return not_modified(headers, response)
+    vary = response.headers.get("vary")
+    response.headers.update(headers)
+    if vary:
+        response.headers["Vary"] = f"{vary}, {VARY}"
+    return response
+
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class PublicReadRoute(APIRoute):
+    """An APIRoute whose GET answers are conditional and cacheable (see the module docstring);
+    other methods are left as they are."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = {method.upper() for method in kwargs.get("methods") or ()}
+        if "GET" in methods:
+            responses = dict(kwargs.get("responses") or {})
+            status = str(kwargs.get("status_code") or 200)
+            ok = dict(responses.pop(status, None) or responses.pop(int(status), None) or {})
+            ok["headers"] = {**CACHE_HEADERS_DOC, **ok.get("headers", {})}
+            responses[int(status)] = ok
+            responses[304] = NOT_MODIFIED_DOC
+            kwargs["responses"] = responses
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if "GET" not in self.methods:
+            return handler
+
+        async def conditional_handler(request: Request) -> Response:
+            return conditional(request, await handler(request))
+
+        return conditional_handler
