@@ -103,9 +103,10 @@ def not_modified(headers: dict[str, str], response: Response | None = None) -> R
 
 def conditional(request: Request, response: Response) -> Response:
     """`response` with its ETag and cache headers, or the 304 that replaces it."""
-    if response.status_code != 200 or not isinstance(getattr(response, "body", None), bytes):
+    body = getattr(response, "body", None)
+    if response.status_code != 200 or not isinstance(body, bytes):
         return response  # errors and streams are answered as they are
-    headers = cache_headers(request, etag_of(response.body))
+    headers = cache_headers(request, etag_of(body))
     if matches(request, headers["ETag"]):
         return not_modified(headers, response)
     vary = response.headers.get("vary")
@@ -136,7 +137,7 @@ class PublicReadRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if "GET" not in self.methods:
+        if "GET" not in (self.methods or ()):
             return handler
 
         async def conditional_handler(request: Request) -> Response:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from feedgen.feed import FeedGenerator
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, exists
 from sqlalchemy.orm import Session
 
 from app.posts.models import PostTag
@@ -46,9 +46,7 @@ def newest_public(session: Session, query: FeedQuery) -> Sequence[Row[Any]]:
     """The FEED_SIZE newest public posts matching `query`, with their authors, newest first."""
     rows, _ = published_query(author_id=query.author_id)
     if query.tag is not None:
-        rows = rows.where(
-            exists().where(PostTag.post_id == POSTS.c.id, PostTag.name == query.tag)
-        )
+        rows = rows.where(exists().where(PostTag.post_id == POSTS.c.id, PostTag.name == query.tag))
     return session.execute(rows.limit(FEED_SIZE)).all()
 
 

@@ -1,6 +1,6 @@
 """/feed.xml: the Atom feed of the newest public posts (app.posts.feed builds it)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -15,7 +15,7 @@ from app.posts.service import normalize_tags
 
 router = APIRouter(tags=["feed"], route_class=PublicReadRoute)
 
-ATOM_ANSWER = {
+ATOM_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "An Atom 1.0 feed",
         "content": {feed.MEDIA_TYPE: {"schema": {"type": "string"}}},
