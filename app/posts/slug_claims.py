@@ -72,6 +72,7 @@ def insert_with_slug(session: Session, post: Post, *, title: str, wanted: str | 
     if wanted is not None:
         post.slug = wanted
         if not _insert(session, post):
+            session.rollback()
             raise SlugTakenError()
         return
     refused: set[str] = set()
@@ -80,11 +81,13 @@ def insert_with_slug(session: Session, post: Post, *, title: str, wanted: str | 
         if _insert(session, post):
             return
         refused.add(candidate)
+    session.rollback()
     raise SlugTakenError("Could not find a free slug for this title: choose one")
 
 
 def change_slug(session: Session, post: Post, slug: str) -> None:
-    """Give an existing post `slug`, flushed in a savepoint: SlugTakenError if it is taken."""
+    """Give an existing post `slug`, flushed in a savepoint: SlugTakenError if it is taken, with
+    the whole change rolled back (the other fields of the PATCH too: nothing half-written)."""
     if slug == post.slug:
         return
     try:
@@ -93,4 +96,5 @@ def change_slug(session: Session, post: Post, slug: str) -> None:
     except IntegrityError as exc:
         if not is_slug_clash(exc):
             raise
+        session.rollback()
         raise SlugTakenError() from exc
