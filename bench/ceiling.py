@@ -34,7 +34,6 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
 
-ROWS, COUNTED = published_query()
 # The engine as Quill's request sessions use it (on SQLite, no BEGIN for reads), built from the
 # same settings the way create_app builds Quill's.
 ENGINE = for_requests(Database.from_settings(get_settings()).engine)
@@ -53,14 +52,16 @@ async def const() -> JSONResponse:
 
 @app.get("/posts")
 def posts(page: int = 1, per_page: int = 10) -> JSONResponse:
+    # Built per request, as Quill builds them: "public" compares with the time of the request.
+    rows_query, counted = published_query()
     with ENGINE.connect() as conn:
-        result = conn.execute(ROWS.limit(per_page).offset((page - 1) * per_page))
+        result = conn.execute(rows_query.limit(per_page).offset((page - 1) * per_page))
         keys = list(result.keys())
         rows = result.all()
         if page == 1 and len(rows) < per_page:
             total = len(rows)
         else:
-            total = conn.scalar(count_query(COUNTED)) or 0
+            total = conn.scalar(count_query(counted)) or 0
     data: list[dict[str, Any]] = []
     for row in rows:
         post: dict[str, Any] = {}

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import Connection, create_engine, insert, select, text, update
 from sqlalchemy.engine import URL, make_url
 
-from app.posts.models import Post
+from app.comments.models import Comment
+from app.posts.markdown import render
+from app.posts.models import Post, PostTag
+from app.posts.slugs import numbered, slug_base
 from app.users.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +29,16 @@ USERS = 1_000
 POSTS = 20_000
 # Every seeded user's, so the bench can log in as any of them.
 PASSWORD = "bench-password-1234"
-# One in ten posts is a draft: the public list has something to filter out.
+# One in ten posts is a draft: the public list has something to filter out; one in a hundred
+# is scheduled for next year, which the public reads filter out too.
 DRAFT_EVERY = 10
+SCHEDULED_EVERY = 100
+# Most posts carry 1 to 3 tags from a small vocabulary; one in five carries none.
+TAGS = ("python", "web", "databases", "writing", "travel", "music", "science", "design")
+UNTAGGED_EVERY = 5
+# One in ten published posts has comments (1 to 12 of them).
+COMMENTED_EVERY = 10
+MAX_COMMENTS = 12
 BATCH = 2_000
 WORDS = (
     *("quill", "ink", "paper", "draft", "story", "chapter", "author", "reader", "blog", "page"),
@@ -43,6 +54,8 @@ class Seeded:
     email: str
     password: str
     published_ids: list[int]
+    published_slugs: list[str]
+    commented_ids: list[int]
 
 
 def email_of(n: int) -> str:
@@ -122,28 +135,28 @@ def seed(url: URL, password_hash: str, *, users: int = USERS, posts: int = POSTS
             ],
         )
         author_ids = list(conn.scalars(select(User.id)))
+        taken: set[str] = set()
         for offset in range(0, posts, BATCH):
-            rows = []
-            for n in range(offset, min(offset + BATCH, posts)):
-                moment = start + timedelta(minutes=30 * n, microseconds=rng.randrange(1_000_000))
-                rows.append(
-                    {
-                        "title": _sentence(rng, 6).capitalize(),
-                        "content": " ".join(_sentence(rng, 15) + "." for _ in range(6)),
-                        "published": n % DRAFT_EVERY != 0,
-                        "author_id": rng.choice(author_ids),
-                        "created_at": moment,
-                        "updated_at": moment,
-                    }
-                )
+            rows = [
+                _post_row(rng, n, start, author_ids, taken)
+                for n in range(offset, min(offset + BATCH, posts))
+            ]
             conn.execute(insert(Post), rows)
+        _seed_tags_and_comments(conn, rng, author_ids, start)
     backend = url.get_backend_name()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # Fresh statistics, as a database that has been running a while would have.
-        analyze = "ANALYZE TABLE users, posts" if backend in ("mysql", "mariadb") else "ANALYZE"
+        analyze = "ANALYZE"
+        if backend in ("mysql", "mariadb"):
+            analyze = "ANALYZE TABLE users, posts, post_tags, comments"
         conn.execute(text(analyze))
-        published = list(
-            conn.scalars(select(Post.id).where(Post.published.is_(True)).order_by(Post.id))
+        public = conn.execute(
+            select(Post.id, Post.slug)
+            .where(Post.published.is_(True), Post.published_at <= datetime.now(UTC))
+            .order_by(Post.id)
+        ).all()
+        commented = list(
+            conn.scalars(select(Post.id).where(Post.comment_count > 0).order_by(Post.id))
         )
     engine.dispose()
     return Seeded(
@@ -151,5 +164,74 @@ def seed(url: URL, password_hash: str, *, users: int = USERS, posts: int = POSTS
         backend=backend,
         email=email_of(1),
         password=PASSWORD,
-        published_ids=published,
+        published_ids=[row.id for row in public],
+        published_slugs=[row.slug for row in public],
+        commented_ids=commented,
     )
+
+
+def _post_row(
+    rng: random.Random, n: int, start: datetime, author_ids: list[int], taken: set[str]
+) -> dict[str, object]:
+    """Post number `n` with every column Quill writes: a unique slug made as Quill makes it, the
+    rendered Markdown, tags, and publication (a draft, scheduled, or published when created)."""
+    moment = start + timedelta(minutes=30 * n, microseconds=rng.randrange(1_000_000))
+    title = _sentence(rng, 6).capitalize()
+    content = " ".join(_sentence(rng, 15) + "." for _ in range(6))
+    slug = base = slug_base(title)
+    number = 2
+    while slug in taken:
+        slug, number = numbered(base, number), number + 1
+    taken.add(slug)
+    rendered = render(content)
+    published = n % DRAFT_EVERY != 0
+    published_at = moment if published else None
+    if published and n % SCHEDULED_EVERY == 1:
+        published_at = datetime.now(UTC) + timedelta(days=365)
+    tags = [] if n % UNTAGGED_EVERY == 0 else rng.sample(TAGS, rng.randint(1, 3))
+    return {
+        "slug": slug,
+        "title": title,
+        "content": content,
+        "content_html": rendered.html,
+        "excerpt": rendered.excerpt,
+        "reading_time_minutes": rendered.reading_time_minutes,
+        "tags": tags,
+        "published": published,
+        "published_at": published_at,
+        "author_id": rng.choice(author_ids),
+        "created_at": moment,
+        "updated_at": moment,
+    }
+
+
+def _seed_tags_and_comments(
+    conn: Connection, rng: random.Random, author_ids: list[int], start: datetime
+) -> None:
+    """post_tags rows for every post's tags, and comments on some published posts, with each
+    post's comment_count matching."""
+    found = conn.execute(select(Post.id, Post.tags, Post.published)).all()
+    tag_rows = [{"post_id": row.id, "name": name} for row in found for name in row.tags]
+    for offset in range(0, len(tag_rows), BATCH):
+        conn.execute(insert(PostTag), tag_rows[offset : offset + BATCH])
+    comments: list[dict[str, object]] = []
+    counts: dict[int, int] = {}
+    for row in found:
+        if not row.published or row.id % COMMENTED_EVERY:
+            continue
+        counts[row.id] = rng.randint(1, MAX_COMMENTS)
+        for k in range(counts[row.id]):
+            when = start + timedelta(days=k)
+            comments.append(
+                {
+                    "post_id": row.id,
+                    "author_id": rng.choice(author_ids),
+                    "body": _sentence(rng, 20),
+                    "created_at": when,
+                    "updated_at": when,
+                }
+            )
+    for offset in range(0, len(comments), BATCH):
+        conn.execute(insert(Comment), comments[offset : offset + BATCH])
+    for post_id, count in counts.items():
+        conn.execute(update(Post).where(Post.id == post_id).values(comment_count=count))

@@ -75,5 +75,6 @@ def render(content: str) -> Rendered:
     return Rendered(
         html=body,
         excerpt=excerpt_of(text),
-        reading_time_minutes=max(1, round(words / WORDS_PER_MINUTE)),
+        # Rounded half up in integers: round() rounds halves to even (10.5 -> 10, 11.5 -> 12).
+        reading_time_minutes=max(1, (2 * words + WORDS_PER_MINUTE) // (2 * WORDS_PER_MINUTE)),
     )

@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from app.core.models import utcnow
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
-from app.posts.models import Post
+from app.posts.models import Post, PostTag
 from app.posts.schemas import PostWithAuthor
 from app.uploads.storage import public_url
 from app.users.models import User
 from app.users.schemas import UserPublic
 
 # Table columns rather than ORM attributes: rows of a Core statement skip the ORM's loading.
-POSTS, USERS = Post.__table__, User.__table__
+POSTS, USERS, POST_TAGS = Post.__table__, User.__table__, PostTag.__table__
 AUTHOR_PREFIX = "author__"
 
 POST_COLUMNS = (
@@ -71,8 +71,13 @@ def _matching(q: str) -> ColumnElement[bool]:
     )
 
 
+def tagged(tag: str) -> ColumnElement[bool]:
+    """The post has tag `tag` (normalised): post_tags' (name, post_id) index answers it."""
+    return POSTS.c.id.in_(select(POST_TAGS.c.post_id).where(POST_TAGS.c.name == tag))
+
+
 def published_query(
-    *, author_id: int | None = None, q: str | None = None
+    *, author_id: int | None = None, q: str | None = None, tag: str | None = None
 ) -> tuple[Select[Any], Select[Any]]:
     """The public list's statements: a page's rows (each post with its author's public fields,
     newest first, one statement whatever per_page is) and the posts to count. bench/ceiling.py
@@ -82,6 +87,8 @@ def published_query(
         conditions.append(POSTS.c.author_id == author_id)
     if q:
         conditions.append(_matching(q))
+    if tag is not None:
+        conditions.append(tagged(tag))
     rows = select(*POST_COLUMNS, *AUTHOR_COLUMNS).select_from(
         POSTS.join(USERS, USERS.c.id == POSTS.c.author_id)
     )
@@ -117,7 +124,12 @@ def _post_with_author(row: Row[Any]) -> PostWithAuthor:
 
 
 def list_published(
-    session: Session, *, params: PageParams, author_id: int | None = None, q: str | None = None
+    session: Session,
+    *,
+    params: PageParams,
+    author_id: int | None = None,
+    q: str | None = None,
+    tag: str | None = None,
 ) -> Page[PostWithAuthor]:
-    rows, counted = published_query(author_id=author_id, q=q)
+    rows, counted = published_query(author_id=author_id, q=q, tag=tag)
     return paginate(session, rows, params, transform=_post_with_author, count=counted)

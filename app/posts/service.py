@@ -6,7 +6,7 @@ The public list is app/posts/public.py, the cover app/posts/covers.py.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.core.errors import NotFoundError, PermissionDeniedError
@@ -17,21 +17,14 @@ from app.posts.markdown import render
 from app.posts.models import Post, PostTag
 from app.posts.public import newest_first
 from app.posts.schemas import PostCreate, PostUpdate
-from app.posts.slugs import numbered, slug_base
+from app.posts.slug_claims import change_slug, insert_with_slug
+from app.posts.slugs import is_slug
 from app.uploads import guard
 from app.uploads import service as uploads
 from app.uploads.storage import Storage
 from app.users.models import User
 
 POST_NOT_FOUND = "Post not found"
-
-
-def normalize_tags(names: list[str]) -> list[str]:
-    """Lower-case, trimmed, inner spaces to `-`, duplicates dropped, first-seen order kept."""
-    seen: dict[str, None] = {}
-    for name in names:
-        seen.setdefault("-".join(name.strip().lower().split()), None)
-    return list(seen)
 
 
 def _set_content(post: Post, content: str) -> None:
@@ -43,25 +36,18 @@ def _set_content(post: Post, content: str) -> None:
 
 
 def _set_tags(session: Session, post: Post, names: list[str]) -> None:
-    post.tags = normalize_tags(names)
+    """`names` as the schema leaves them: normalised, without duplicates (schemas.Tags)."""
+    post.tags = list(names)
     if post.id is not None:
         session.execute(delete(PostTag).where(PostTag.post_id == post.id))
     session.add_all(PostTag(post_id=post.id, name=name) for name in post.tags)
 
 
 def _set_publication(post: Post, published: bool, published_at: datetime | None) -> None:
+    """Publishing without a time is now; publishing what is already published keeps its time
+    (a PATCH `published: true` does not move a post up the list); unpublishing makes a draft."""
     post.published = published
     post.published_at = (published_at or post.published_at or utcnow()) if published else None
-
-
-def _free_slug(session: Session, base: str) -> str:
-    taken = set(session.scalars(select(Post.slug).where(Post.slug.startswith(base))))
-    if base not in taken:
-        return base
-    n = 2
-    while numbered(base, n) in taken:
-        n += 1
-    return numbered(base, n)
 
 
 def new_post(
@@ -84,14 +70,13 @@ def new_post(
 def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
     post = new_post(
         author_id=author.id,
-        slug=data.slug or _free_slug(session, slug_base(data.title)),
+        slug="",  # claimed by insert_with_slug
         title=data.title,
         content=data.content,
         published=data.published,
         published_at=data.published_at,
     )
-    session.add(post)
-    session.flush()
+    insert_with_slug(session, post, title=data.title, wanted=data.slug)
     _set_tags(session, post, data.tags)
     session.commit()
     return post
@@ -119,7 +104,19 @@ def _visible_to(post: Post, viewer: User | None) -> bool:
 
 def get_visible(session: Session, *, post_id: int, viewer: User | None) -> Post:
     """A post as `viewer` may see it: a draft exists only for its author (404 for anyone else)."""
-    post = session.scalar(select(Post).options(joinedload(Post.author)).where(Post.id == post_id))
+    return _visible(session, Post.id == post_id, viewer)
+
+
+def get_visible_by_slug(session: Session, *, slug: str, viewer: User | None) -> Post:
+    """The same, found by slug. A string that is not slug-shaped names no post: 404 without a
+    query."""
+    if not is_slug(slug):
+        raise NotFoundError(POST_NOT_FOUND)
+    return _visible(session, Post.slug == slug, viewer)
+
+
+def _visible(session: Session, where: ColumnElement[bool], viewer: User | None) -> Post:
+    post = session.scalar(select(Post).options(joinedload(Post.author)).where(where))
     if post is None or not _visible_to(post, viewer):
         raise NotFoundError(POST_NOT_FOUND)
     return post
@@ -144,7 +141,7 @@ def update_post(session: Session, *, post: Post, data: PostUpdate) -> Post:
     if "title" in changes:
         post.title = changes["title"]
     if "slug" in changes:
-        post.slug = changes["slug"]
+        change_slug(session, post, changes["slug"])
     if "content" in changes:
         _set_content(post, changes["content"])
     if "tags" in changes:

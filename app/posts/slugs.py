@@ -1,4 +1,8 @@
-"""Slugs: a post's name in URLs, made from its title (Unicode folded to ASCII by python-slugify)."""
+"""Slugs: a post's name in URLs, made from its title (Unicode folded to ASCII by python-slugify).
+
+Pure functions, used by the service and by migration 0010's backfill; claiming a slug for a post
+in the database is app/posts/slug_claims.py.
+"""
 
 import re
 

@@ -146,6 +146,15 @@ def others_post(ctx: Ctx, method: str, path: str) -> httpx.Response:
     return ctx.client.request(method, target, headers=ctx.headers, **kwargs)
 
 
+def slug_taken(ctx: Ctx, method: str, path: str) -> httpx.Response:
+    body = {"title": "t", "content": "c", "slug": "taken"}
+    ctx.client.post("/posts", json=body, headers=ctx.headers)
+    if method == "PATCH":
+        target = own(ctx.client, path, ctx.headers)
+        return ctx.client.patch(target, json={"slug": "taken"}, headers=ctx.headers)
+    return ctx.client.post(path, json=body, headers=ctx.headers)
+
+
 def admin_headers(ctx: Ctx) -> Headers:
     admin = ctx.make_user("admin@example.com", is_admin=True)
     return bearer(login(ctx.client, admin.email)["access_token"])
@@ -260,6 +269,7 @@ RECIPES: dict[tuple[str, str], CtxRecipe] = {
     ("422", "MALFORMED_MULTIPART"): plain(malformed),
     ("415", "UNSUPPORTED_MEDIA_TYPE"): plain(unsupported),
     ("409", "EMAIL_TAKEN"): email_taken,
+    ("409", "SLUG_TAKEN"): slug_taken,
     ("401", "INVALID_CREDENTIALS"): wrong_password,
     ("429", "TOO_MANY_LOGIN_ATTEMPTS"): locked_out,
     ("429", "MAIL_THROTTLED"): mail_throttled,

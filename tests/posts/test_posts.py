@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.posts.models import Post
+from app.posts.models import Post, PostTag
 from tests.utils.accounts import bearer, login
 from tests.utils.posts import make_post, post_row
 
@@ -265,16 +265,28 @@ def test_list_with_authors_takes_constant_statements(
     client: TestClient, make_user, db: Session
 ) -> None:
     writers = [make_user(f"w{i}@example.com") for i in range(30)]
-    db.add_all(post_row(writers[i % 30].id, f"t{i}", published=True) for i in range(60))
+    rows = [
+        post_row(writers[i % 30].id, f"t{i}", published=True, comment_count=i) for i in range(60)
+    ]
+    db.add_all(rows)
+    db.flush()
+    for row in rows:
+        row.tags = ["shared", f"own-{row.id}"]
+        db.add_all(PostTag(post_id=row.id, name=name) for name in row.tags)
     db.commit()
-    counts = {}
-    for per_page in (2, 30, 50):
-        with count_statements(db) as statements:
-            response = client.get(f"/posts?per_page={per_page}")
-        assert response.status_code == 200
-        assert len({p["author"]["id"] for p in response.json()["data"]}) == min(per_page, 30)
-        counts[per_page] = len(statements)
-    assert counts[2] == counts[30] == counts[50] <= 2, counts
+    for query in ("", "&tag=shared"):
+        counts = {}
+        for per_page in (2, 30, 50):
+            with count_statements(db) as statements:
+                response = client.get(f"/posts?per_page={per_page}{query}")
+            assert response.status_code == 200
+            data = response.json()["data"]
+            assert len(data) == per_page and response.json()["total"] == 60
+            assert len({p["author"]["id"] for p in data}) == min(per_page, 30)
+            assert all(p["tags"] == ["shared", f"own-{p['id']}"] for p in data)
+            assert all(p["comment_count"] == int(p["title"][1:]) for p in data)
+            counts[per_page] = len(statements)
+        assert counts[2] == counts[30] == counts[50] <= 2, (query, counts)
 
 
 def test_deleting_a_user_deletes_their_posts(client: TestClient, authors, db: Session) -> None:

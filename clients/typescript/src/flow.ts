@@ -65,6 +65,7 @@ function reactionTo(error: ErrorResponse): Reaction {
     case 'BAD_REQUEST':
     case 'INVALID_CURRENT_PASSWORD':
     case 'INVALID_OR_EXPIRED_TOKEN':
+    case 'SLUG_TAKEN': // the slug field: choose another
       return 'show-field-errors';
     case 'NOT_AUTHENTICATED':
     case 'INVALID_CREDENTIALS':
