@@ -184,7 +184,8 @@ def test_an_edit_moves_updated_at_only(client: TestClient, people: dict[str, Per
     assert edited["created_at"] == comment["created_at"]
     assert edited["updated_at"] > comment["updated_at"]
     listed = client.get(f"/posts/{post_id}/comments").json()["data"][0]
-    assert (listed["created_at"], listed["updated_at"]) == (comment["created_at"], edited["updated_at"])
+    assert listed["created_at"] == comment["created_at"]
+    assert listed["updated_at"] == edited["updated_at"]
 
 
 @pytest.mark.parametrize(

@@ -69,8 +69,7 @@ def _creates(post_id: int, headers: dict[str, str]) -> Job:
     def job(client: httpx.Client) -> list[int]:
         path = f"/posts/{post_id}/comments"
         return [
-            client.post(path, headers=headers, json={"body": "hi"}).status_code
-            for _ in range(EACH)
+            client.post(path, headers=headers, json={"body": "hi"}).status_code for _ in range(EACH)
         ]
 
     return job
@@ -120,8 +119,9 @@ def test_concurrent_creates_and_deletes_lose_no_update(
         def deletes(pairs: list[tuple[int, str]]) -> Job:
             def job(client: httpx.Client) -> list[int]:
                 return [
-                    client.delete(f"/comments/{cid}", headers=headers[who if i % 2 else "alice"])
-                    .status_code
+                    client.delete(
+                        f"/comments/{cid}", headers=headers[who if i % 2 else "alice"]
+                    ).status_code
                     for i, (cid, who) in enumerate(pairs)
                 ]
 
