@@ -26,9 +26,7 @@ from app.posts import public
 from app.posts.models import Post
 from app.posts.service import POST_NOT_FOUND
 from app.uploads.guard import AccountGoneError
-from app.uploads.storage import public_url
 from app.users.models import User
-from app.users.schemas import UserPublic
 
 # Tables, for Core statements: a page is rows, and counters are one UPDATE each.
 COMMENTS, POSTS = cast(Table, Comment.__table__), cast(Table, Post.__table__)
@@ -54,20 +52,13 @@ def visible_to(viewer: User | None) -> ColumnElement[bool]:
 
 def _comment(row: Row[Any]) -> CommentPublic:
     comment = row._mapping
-    author = public.AUTHOR_PREFIX
     return CommentPublic(
         id=comment["id"],
         post_id=comment["post_id"],
         body=comment["body"],
         created_at=comment["created_at"],
         updated_at=comment["updated_at"],
-        author=UserPublic(
-            id=comment[author + "id"],
-            name=comment[author + "name"],
-            bio=comment[author + "bio"],
-            avatar_url=public_url(comment[author + "avatar_name"]),
-            created_at=comment[author + "created_at"],
-        ),
+        author=public.author_of(row),
     )
 
 
@@ -111,7 +102,11 @@ def create_comment(session: Session, *, post_id: int, author: User, data: Commen
     if _rows(bumped) != 1:
         session.rollback()
         raise NotFoundError(POST_NOT_FOUND)
-    comment = Comment(post_id=post_id, author_id=author.id, body=data.body)
+    # One instant for both: a comment never edited shows updated_at == created_at.
+    now = utcnow()
+    comment = Comment(
+        post_id=post_id, author_id=author.id, body=data.body, created_at=now, updated_at=now
+    )
     comment.author = author
     session.add(comment)
     try:

@@ -179,6 +179,7 @@ def test_only_the_author_edits_a_comment(client: TestClient, people: dict[str, P
 def test_an_edit_moves_updated_at_only(client: TestClient, people: dict[str, Person]) -> None:
     post_id = _published(client, people["alice"])
     comment = make_comment(client, people["bob"].headers, post_id, "same")
+    assert comment["updated_at"] == comment["created_at"]
     path = f"/comments/{comment['id']}"
     edited = client.patch(path, headers=people["bob"].headers, json={"body": "same"}).json()
     assert edited["created_at"] == comment["created_at"]
