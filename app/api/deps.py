@@ -17,6 +17,8 @@ from app.auth import api_keys
 from app.auth import service as auth
 from app.auth.account_mail import AccountMail
 from app.auth.errors import AdminRequiredError, ApiKeyNotAllowedError
+from app.comments import service as comments
+from app.comments.models import Comment
 from app.core.config import Settings
 from app.core.database import Database, release
 from app.core.errors import NotAuthenticatedError
@@ -174,3 +176,20 @@ def get_authored_post(post_id: IdPath, user: CurrentUser, session: SessionDep) -
 
 
 AuthoredPost = Annotated[Post, Depends(get_authored_post)]
+
+
+def get_editable_comment(comment_id: IdPath, user: CurrentUser, session: SessionDep) -> Comment:
+    """A comment its author is changing: 403 for anyone else who can see it, 404 for those who
+    cannot see its post."""
+    return comments.get_for_change(session, comment_id=comment_id, user=user, action="edit")
+
+
+EditableComment = Annotated[Comment, Depends(get_editable_comment)]
+
+
+def get_deletable_comment(comment_id: IdPath, user: CurrentUser, session: SessionDep) -> Comment:
+    """A comment the caller may delete: its author, the post's author, or an admin."""
+    return comments.get_for_change(session, comment_id=comment_id, user=user, action="delete")
+
+
+DeletableComment = Annotated[Comment, Depends(get_deletable_comment)]

@@ -95,6 +95,18 @@ def published_query(
     return newest_published_first(rows.where(*conditions)), select(POSTS.c.id).where(*conditions)
 
 
+def author_of(row: Row[Any]) -> UserPublic:
+    """The author of a row that has AUTHOR_COLUMNS (a post's, a comment's)."""
+    author = row._mapping
+    return UserPublic(
+        id=author[AUTHOR_PREFIX + "id"],
+        name=author[AUTHOR_PREFIX + "name"],
+        bio=author[AUTHOR_PREFIX + "bio"],
+        avatar_url=public_url(author[AUTHOR_PREFIX + "avatar_name"]),
+        created_at=author[AUTHOR_PREFIX + "created_at"],
+    )
+
+
 def _post_with_author(row: Row[Any]) -> PostWithAuthor:
     post = row._mapping
     return PostWithAuthor(
@@ -113,13 +125,7 @@ def _post_with_author(row: Row[Any]) -> PostWithAuthor:
         comment_count=post["comment_count"],
         created_at=post["created_at"],
         updated_at=post["updated_at"],
-        author=UserPublic(
-            id=post[AUTHOR_PREFIX + "id"],
-            name=post[AUTHOR_PREFIX + "name"],
-            bio=post[AUTHOR_PREFIX + "bio"],
-            avatar_url=public_url(post[AUTHOR_PREFIX + "avatar_name"]),
-            created_at=post[AUTHOR_PREFIX + "created_at"],
-        ),
+        author=author_of(row),
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey, LoginSession
+from app.comments import service as comments
 from app.core.errors import FieldRejectedError, NotFoundError
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
@@ -127,6 +128,8 @@ def delete_user(session: Session, *, storage: Storage, user: User) -> None:
     # Lock the row first, as an upload's transaction does: an upload committing between reading
     # the names and the delete would otherwise leave its file behind, with no row.
     upload_guard.lock_owner(session, owner_id=user.id)
+    # Their comments leave other users' posts: those posts' counters must drop with them.
+    comments.uncount_author(session, author_id=user.id)
     files = uploads.owned_file_names(session, user.id)
     session.delete(user)
     session.commit()

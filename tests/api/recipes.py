@@ -139,6 +139,12 @@ def others_post(ctx: Ctx, method: str, path: str) -> httpx.Response:
     ).json()
     target = path.replace("{post_id}", str(post["id"]))
     kwargs: dict[str, Any] = {"json": {"title": "mine now"}}
+    if "{comment_id}" in path:
+        comment = ctx.client.post(
+            f"/posts/{post['id']}/comments", json={"body": "theirs"}, headers=theirs
+        ).json()
+        target = path.replace("{comment_id}", str(comment["id"]))
+        kwargs = {"json": {"body": "mine now"}}
     if path.endswith("/cover"):
         kwargs = a_png()
     elif method == "DELETE":
@@ -171,6 +177,8 @@ def missing(ctx: Ctx, method: str, path: str) -> httpx.Response:
     kwargs: dict[str, Any] = {}
     if method == "PATCH" and path.endswith("/cover"):
         kwargs = a_png()
+    elif method in ("POST", "PATCH") and "comments" in path:
+        kwargs = {"json": {"body": "x"}}
     elif method == "PATCH":
         kwargs = {"json": {"title": "x"}}
     return ctx.client.request(method, target, headers=headers, **kwargs)

@@ -1,6 +1,7 @@
 """Recipes that need only a client and the caller's headers: how to make any route answer a
 generic error (no credentials, a bad field, a body too large, a broken form...)."""
 
+import re
 from collections.abc import Callable
 
 import httpx
@@ -27,7 +28,7 @@ def documented_codes(app: FastAPI) -> set[tuple[str, str, str, str]]:
 
 
 def concrete(path: str) -> str:
-    return path.replace("{post_id}", "1").replace("{user_id}", "1").replace("{key_id}", "1")
+    return re.sub(r"\{(post|user|key|comment)_id\}", "1", path)
 
 
 # Generic recipes: (status, code) -> how any route documenting it is made to answer it.
@@ -43,7 +44,8 @@ def bad_token(client: TestClient, method: str, path: str, _h: Headers) -> httpx.
 
 def bad_field(client: TestClient, method: str, path: str, headers: Headers) -> httpx.Response:
     if "{" in path:
-        return client.request(method, path.split("{")[0] + "0", headers=headers)
+        # Every id 0, the rest of the path kept: /posts/0/comments is the comments route's own.
+        return client.request(method, re.sub(r"\{\w+\}", "0", path), headers=headers)
     if path == "/feed.xml":
         return client.get(path, params={"author_id": 0}, headers=headers)
     if method == "GET":

@@ -7,7 +7,7 @@ from types import ModuleType
 
 # Routers are tried in turn for every request, so the busiest go first; unlisted ones follow in
 # name order. A new resource's router needs no entry here to be served.
-TRAFFIC_ORDER = ("health", "posts", "tags", "files", "feed", "users", "auth", "uploads")
+TRAFFIC_ORDER = ("health", "posts", "comments", "tags", "files", "feed", "users", "auth", "uploads")
 
 
 def router_modules() -> list[ModuleType]:
