@@ -1,10 +1,9 @@
 """The Atom feed (GET /feed.xml): the newest public posts, optionally of one author or one tag.
 
 The rows come from the public list's statement (app.posts.public.published_query), so the feed
-and GET /posts agree on what is public; feedgen writes the XML. What we add: the tag filter (an
-EXISTS on post_tags, the index (name, post_id) answers it), stable ids, and a deterministic
-document — the feed's `updated` is taken from its entries, never from the clock, so the same posts
-give the same bytes and the same ETag (app.api.caching).
+and GET /posts agree on what is public and on what `tag` means; feedgen writes the XML. What we
+add: stable ids, and a deterministic document — the feed's `updated` is taken from its entries,
+never from the clock, so the same posts give the same bytes and the same ETag (app.api.caching).
 """
 
 import re
@@ -15,11 +14,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from feedgen.feed import FeedGenerator
-from sqlalchemy import Row, exists
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from app.posts.models import PostTag
-from app.posts.public import POSTS, published_query
+from app.posts.public import published_query
 
 FEED_SIZE = 20
 MEDIA_TYPE = "application/atom+xml"
@@ -44,9 +42,7 @@ class FeedQuery:
 
 def newest_public(session: Session, query: FeedQuery) -> Sequence[Row[Any]]:
     """The FEED_SIZE newest public posts matching `query`, with their authors, newest first."""
-    rows, _ = published_query(author_id=query.author_id)
-    if query.tag is not None:
-        rows = rows.where(exists().where(PostTag.post_id == POSTS.c.id, PostTag.name == query.tag))
+    rows, _ = published_query(author_id=query.author_id, tag=query.tag)
     return session.execute(rows.limit(FEED_SIZE)).all()
 
 

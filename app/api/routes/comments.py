@@ -28,9 +28,7 @@ from app.core.errors import NotFoundError, PermissionDeniedError, documented
 from app.core.schemas import Page
 
 # PublicReadRoute: the list answers an ETag and honours If-None-Match (app.api.caching).
-router = APIRouter(
-    tags=["comments"], responses=documented(*DATABASE), route_class=PublicReadRoute
-)
+router = APIRouter(tags=["comments"], responses=documented(*DATABASE), route_class=PublicReadRoute)
 
 
 @router.get(

@@ -11,7 +11,6 @@ from app.core.database import read_in_thread
 from app.core.errors import documented
 from app.posts import feed
 from app.posts.schemas import TagName
-from app.posts.service import normalize_tags
 
 router = APIRouter(tags=["feed"], route_class=PublicReadRoute)
 
@@ -42,7 +41,8 @@ async def atom_feed(
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     tag: Annotated[TagName | None, Query()] = None,
 ) -> Response:
-    query = feed.FeedQuery(author_id=author_id, tag=normalize_tags([tag])[0] if tag else None)
+    # TagName normalises the tag as tags are stored.
+    query = feed.FeedQuery(author_id=author_id, tag=tag)
     base = settings.public_base_url or str(request.base_url).rstrip("/")
     document = await read_in_thread(
         session,
