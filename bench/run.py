@@ -54,7 +54,7 @@ def credentials(data: seed.Seeded) -> dict[str, str]:
 def scenarios(data: seed.Seeded, token: str) -> list[Scenario]:
     auth = f"Bearer {token}"
     login = json.dumps(credentials(data))
-    post = '{"title": "Benchmarked", "content": "' + "Words, words, words. " * 40 + '"}'
+    post = '{"title": "Benchmarked {n}", "content": "' + "Words, words, words. " * 40 + '"}'
     step = max(1, len(data.published_ids) // ID_SAMPLE)
     ids = ",".join(str(i) for i in data.published_ids[::step])
     slugs = ",".join(data.published_slugs[::step])

@@ -22,7 +22,10 @@ from app.posts.slugs import SLUG_MAX, numbered, slug_base
 # Numbered attempts before a random suffix: a race of this many posts with one title still gets
 # -2, -3...; beyond it (a flood of one title) a random suffix cannot keep colliding.
 NUMBERED_ATTEMPTS = 20
-RANDOM_ATTEMPTS = 3
+RANDOM_ATTEMPTS = 5
+# A title with more numbered forms than this is crowded: reading them all on every new post would
+# grow with the table, so such a title goes straight to a random suffix.
+TAKEN_READ_LIMIT = 200
 # What names the slug's unique constraint in each backend's duplicate-key message (SQLite names
 # the column `posts.slug`, MariaDB and PostgreSQL the constraint `uq_posts_slug`).
 _SLUG_CLASH = re.compile(r"\bposts\.slug\b|\buq_posts_slug\b")
@@ -32,21 +35,29 @@ def is_slug_clash(error: IntegrityError) -> bool:
     return _SLUG_CLASH.search(str(error.orig)) is not None
 
 
-def _taken(session: Session, base: str) -> set[str]:
+def _taken(session: Session, base: str) -> set[str] | None:
     """Slugs that `base` or a numbered form of it could collide with (numbered() may shorten the
-    base, so the prefix is cut to what every numbered form keeps)."""
+    base, so the prefix is cut to what every numbered form keeps); None when the title is
+    crowded (more than TAKEN_READ_LIMIT of them)."""
     prefix = base[: SLUG_MAX - 10].rstrip("-")
-    found = session.scalars(select(Post.slug).where(Post.slug.startswith(prefix, autoescape=True)))
-    return set(found)
+    found = set(
+        session.scalars(
+            select(Post.slug)
+            .where(Post.slug.startswith(prefix, autoescape=True))
+            .limit(TAKEN_READ_LIMIT + 1)
+        )
+    )
+    return None if len(found) > TAKEN_READ_LIMIT else found
 
 
 def _candidates(session: Session, base: str, refused: set[str]) -> Iterator[str]:
-    """`base` first (no read: most titles are new), then the free numbered forms, then random."""
+    """`base` first (no read: most titles are new), then the free numbered forms (unless the
+    title is crowded), then random ones."""
     yield base
-    taken = _taken(session, base) | refused
+    taken = _taken(session, base)
     n = 2
-    for _ in range(NUMBERED_ATTEMPTS):
-        while numbered(base, n) in taken | refused:
+    for _ in range(NUMBERED_ATTEMPTS if taken is not None else 0):
+        while numbered(base, n) in (taken or set()) | refused:
             n += 1
         yield numbered(base, n)
     for _ in range(RANDOM_ATTEMPTS):

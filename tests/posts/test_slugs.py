@@ -10,13 +10,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.posts import service as posts
+from app.posts import slug_claims
 from app.posts.errors import SlugTakenError
 from app.posts.models import Post
 from app.posts.schemas import PostCreate
 from app.users.models import User
 from tests.utils.accounts import bearer, login
 from tests.utils.db import committed_user
-from tests.utils.posts import make_post
+from tests.utils.posts import make_post, post_row
 
 RACERS = 10
 
@@ -173,3 +174,19 @@ def test_concurrent_posts_with_one_explicit_slug_one_wins(
     with session_factory() as session:
         count = session.scalar(select(func.count()).where(Post.author_id == racer.id))
         assert count == 1
+
+
+def test_crowded_title_gets_a_random_suffix_without_reading_every_slug(
+    client: TestClient, alice: dict[str, str], db: Session, make_user
+) -> None:
+    """A title already used more than TAKEN_READ_LIMIT times: the new post still gets a free slug,
+    from a random suffix, instead of reading every numbered form on each new post."""
+    author = make_user("crowd@example.com")
+    db.add_all(
+        post_row(author.id, "Crowd", slug="crowd" if n == 1 else f"crowd-{n}")
+        for n in range(1, slug_claims.TAKEN_READ_LIMIT + 3)
+    )
+    db.commit()
+    slug = make_post(client, alice, title="Crowd")["slug"]
+    base, number = slug.rsplit("-", 1)
+    assert base == "crowd" and int(number) > slug_claims.TAKEN_READ_LIMIT + 2
