@@ -11,6 +11,7 @@ from app.api.caching import etag_of, none_match
 from app.comments.models import Comment
 from app.core.models import utcnow
 from tests.utils.accounts import bearer, login
+from tests.utils.db import count_statements
 from tests.utils.files import image_bytes
 from tests.utils.posts import make_post, post_row
 
@@ -151,24 +152,12 @@ def test_drafts_and_scheduled_posts_never_answer_others(
 
 
 def test_statement_count_unchanged_by_etag(client: TestClient, db: Session, alice) -> None:
-    from sqlalchemy import event
-
     db.add_all(post_row(alice[0].id, f"t{i}", published=True) for i in range(5))
     db.commit()
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            statements.append(statement)
-
-    engine = db.get_bind().engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with count_statements(db) as statements:
         tag = etag(client, "/posts")
         plain = len(statements)
         assert client.get("/posts", headers={"If-None-Match": tag}).status_code == 304
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
     assert plain <= 2
     assert len(statements) == 2 * plain  # the 304 ran the same statements, no more
 

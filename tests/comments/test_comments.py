@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.comments.models import Comment
-from tests.utils.comments import Person, count_statements, make_comment
+from tests.utils.comments import Person, make_comment
+from tests.utils.db import count_statements
 from tests.utils.posts import make_post
 
 

@@ -1,16 +1,15 @@
 """Posts: visibility, ownership, filters, search metacharacters, page maths, statement count."""
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.posts.models import Post, PostTag
 from tests.utils.accounts import bearer, login
+from tests.utils.db import count_statements
 from tests.utils.posts import make_post, post_row
 
 
@@ -243,22 +242,6 @@ def test_same_timestamp_ties_break_by_id(client: TestClient, authors, db: Sessio
     listed = [p["id"] for p in client.get("/posts?per_page=3").json()["data"]]
     listed += [p["id"] for p in client.get("/posts?per_page=3&page=2").json()["data"]]
     assert listed == sorted((r.id for r in rows), reverse=True)
-
-
-@contextmanager
-def count_statements(session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = session.get_bind().engine
-
-    def before(conn, cursor, statement, *args) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def test_list_with_authors_takes_constant_statements(

@@ -1,13 +1,11 @@
-"""Comments in tests: writing one over HTTP, the people a comment test needs, counting the
-statements a request runs, and checking every post's counter against its comments."""
+"""Comments in tests: writing one over HTTP, the people a comment test needs, and checking every
+post's counter against its comments."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.comments.models import Comment
@@ -39,20 +37,3 @@ def count_mismatches(session: Session) -> dict[int, tuple[int, int]]:
     )
     rows = session.execute(select(Post.id, Post.comment_count, counted)).all()
     return {post_id: (kept, real) for post_id, kept, real in rows if kept != real}
-
-
-@contextmanager
-def count_statements(session: Session) -> Iterator[list[str]]:
-    """The statements run on `session`'s engine meanwhile (savepoints aside: the test's own)."""
-    statements: list[str] = []
-    engine = session.get_bind().engine
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)

@@ -1,10 +1,12 @@
-"""Sessions in tests: lending the test's rolled-back one to code that opens its own, and users
-committed for real for the tests that need several connections."""
+"""Sessions in tests: lending the test's rolled-back one to code that opens its own, users
+committed for real for the tests that need several connections, and counting the statements a
+request runs."""
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 from sqlalchemy.orm import Session
 
 from app.auth.models import LoginAttempt, LoginThrottle
@@ -47,3 +49,20 @@ def committed_user(
             session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
             session.execute(delete(User).where(User.id == user.id))
             session.commit()
+
+
+@contextmanager
+def count_statements(session: Session) -> Iterator[list[str]]:
+    """The statements run on `session`'s engine meanwhile (savepoints aside: the test's own)."""
+    statements: list[str] = []
+    engine = session.get_bind().engine
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
