@@ -55,8 +55,9 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 # Throughput and latency against a bare-FastAPI ceiling (needs wrk); `save=1` writes bench/results/.
+# `posts=N` seeds N posts; `scale=10000,100000,1000000` makes the scale table instead (bench/scale.py).
 bench: $(STAMP)
-	$(PY) bench/run.py $(if $(save),--save)
+	$(PY) bench/run.py $(if $(save),--save) $(if $(posts),--posts $(posts)) $(if $(scale),--scale $(scale))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

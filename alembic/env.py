@@ -10,6 +10,7 @@ from app.core.config import Settings, get_settings
 from app.core.database import make_engine
 from app.core.discovery import load_models
 from app.core.models import Base
+from app.posts import search
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -26,6 +27,11 @@ def _settings() -> Settings:
     return given if isinstance(given, Settings) else get_settings()
 
 
+def _modelled(name: str | None, _type: str, _parents: object) -> bool:
+    # The search indexes (app/posts/search.py) live outside the models.
+    return not search.unmodelled(name)
+
+
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     context.configure(
         connection=connection,
@@ -34,6 +40,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         # SQLite cannot ALTER most things; batch mode copies the table instead.
         render_as_batch=True,
         compare_type=True,
+        include_name=_modelled,
         literal_binds=connection is None,
     )
 

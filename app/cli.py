@@ -1,4 +1,4 @@
-"""`quill COMMAND` (or `python -m app COMMAND`): serve, migrate, and the operator commands.
+"""`quill COMMAND` (or `python -m app COMMAND`): serve, worker, migrate, and the operator commands.
 
 Settings come from the environment (get_settings: the CLI is the one place that reads them from
 the process); the commands that need the database open it through `Sessions`, and storage-check
@@ -7,37 +7,43 @@ own. A process run (no sessions lent) also configures the application log (app.c
 """
 
 import argparse
+import subprocess
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from app.core.config import Settings, get_settings
-from app.core.database import Database
-from app.core.discovery import load_models
 from app.core.logging import configure_logging, logging_config
-from app.uploads.storage import LocalStorage, Storage
+
+# Imported where used: `serve --workers N` stays the workers' supervisor for as long as they
+# run, and what it imports (alembic, SQLAlchemy, the models) it would keep in memory all along.
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.orm import Session
+
+    from app.core.database import Database
+    from app.uploads.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Opens a session to be used in a `with` block: a Database's sessionmaker, or a test's stand-in.
-Sessions = Callable[[], AbstractContextManager[Session]]
+Sessions = Callable[[], AbstractContextManager["Session"]]
 
 
-def alembic_config(settings: Settings | None = None) -> Config:
+def alembic_config(settings: Settings | None = None) -> "Config":
     """Alembic's configuration; migrations run against `settings`' database (alembic/env.py),
     by default the process's."""
+    from alembic.config import Config
+
     config = Config(str(ROOT / "alembic.ini"))
     if settings is not None:
         config.attributes["settings"] = settings
     return config
 
 
-def ensure_first_admin(session: Session, settings: Settings) -> str | None:
+def ensure_first_admin(session: "Session", settings: Settings) -> str | None:
     """Create FIRST_ADMIN_EMAIL as admin, with FIRST_ADMIN_PASSWORD, when no admin exists yet;
     a warning, or None. The password is never printed nor logged. A password the account rules
     refuse stops the start (SystemExit), as any other invalid setting does.
@@ -74,6 +80,8 @@ def migrate(args: argparse.Namespace) -> int:
     config = alembic_config(args.settings)
     # alembic.ini's logging sections are for the `alembic` command; here the app's log stays.
     config.attributes["configure_logger"] = False
+    from alembic import command
+
     command.upgrade(config, "head")
     sessions: Sessions = args.sessions
     with sessions() as session:
@@ -83,26 +91,53 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate_apart(_args: argparse.Namespace) -> None:
+    """`migrate` in a child process. `serve` stays the supervisor of its workers for as long as
+    they run: migrating in it would keep the models, alembic and the driver in its memory all
+    that time (it was most of the supervisor's size)."""
+    done = subprocess.run([sys.executable, "-m", "app", "migrate"], check=False)
+    if done.returncode != 0:
+        raise SystemExit(done.returncode)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.core.metrics import server_directory
+
     settings: Settings = args.settings
-    migrate(args)
-    uvicorn.run(
-        "app.main:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        # The same log configuration, applied by uvicorn in each worker before the app loads.
-        log_config=logging_config(settings),
-        workers=args.workers,
-        reload=args.reload,
-        # X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS, by create_app's middleware:
-        # uvicorn's own default trusts 127.0.0.1, where any local client could pick an address.
-        proxy_headers=False,
-        # requests.log (app.core.middleware) already records every request, off the response path.
-        access_log=False,
-    )
+    migrate_apart(args)
+    # Before any worker imports prometheus_client: they all count into one directory.
+    with server_directory(settings.metrics_enabled):
+        uvicorn.run(
+            "app.main:app",
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            # The same log configuration, applied by uvicorn in each worker before the app loads.
+            log_config=logging_config(settings),
+            workers=args.workers,
+            reload=args.reload,
+            # X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS, by create_app's middleware:
+            # uvicorn's own default trusts 127.0.0.1, where any local client could pick an address.
+            proxy_headers=False,
+            # requests.log (app.core.middleware) already records every request, off the
+            # response path.
+            access_log=False,
+        )
     return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Run the job queue's worker (JOBS_BACKEND=redis) until SIGTERM or SIGINT."""
+    from app.core.discovery import load_models
+    from app.jobs import worker as jobs_worker
+
+    settings: Settings = args.settings
+    if not settings.redis_url:
+        print("the worker needs REDIS_URL (and the API JOBS_BACKEND=redis)", file=sys.stderr)
+        return 2
+    load_models()
+    return jobs_worker.run(settings, threads=args.threads)
 
 
 def create_admin(args: argparse.Namespace) -> int:
@@ -150,11 +185,13 @@ def create_admin(args: argparse.Namespace) -> int:
 
 def storage_check(args: argparse.Namespace) -> int:
     """Report files without rows and rows without files; `--fix` removes them."""
-    from app.uploads import storage_check as check
-
     # Every domain's tables, so each column that holds a file's name is checked.
+    from app.core.discovery import load_models
+    from app.uploads import storage_check as check
+    from app.uploads.backends import storage_from_settings
+
     load_models()
-    storage: Storage = args.storage or LocalStorage(args.settings.upload_dir)
+    storage: Storage = args.storage or storage_from_settings(args.settings)
     sessions: Sessions = args.sessions
     with sessions() as session:
         report = check.storage_report(session, storage)
@@ -199,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_serve.set_defaults(func=serve)
 
+    p_worker = sub.add_parser(
+        "worker",
+        help="run the job queue's worker (mail, the login log) on REDIS_URL",
+        description="Send the mail and write the login log lines the API queued on REDIS_URL "
+        "(JOBS_BACKEND=redis), retrying with back-off, and hand over mail the API recorded but "
+        "could not queue. Run one or more, on any machine that reaches the database and Redis.",
+    )
+    p_worker.add_argument(
+        "--threads", type=int, default=4, help="jobs run at once (default: 4)", metavar="N"
+    )
+    p_worker.set_defaults(func=worker)
+
     p_migrate = sub.add_parser(
         "migrate",
         help="apply migrations up to head (and FIRST_ADMIN_*)",
@@ -237,7 +286,7 @@ def main(
     argv: list[str] | None = None,
     *,
     sessions: Sessions | None = None,
-    storage: Storage | None = None,
+    storage: "Storage | None" = None,
     settings: Settings | None = None,
 ) -> int:
     """Run one command; `settings` default to the process's (get_settings), `sessions` and
@@ -249,10 +298,12 @@ def main(
         configure_logging(settings or get_settings())
     database: Database | None = None
 
-    def process_sessions() -> AbstractContextManager[Session]:
+    def process_sessions() -> AbstractContextManager["Session"]:
         # Built on first use: serve and migrate never open this engine.
         nonlocal database
         if database is None:
+            from app.core.database import Database
+
             database = Database.from_settings(args.settings)
         return database.sessions()
 

@@ -1,4 +1,4 @@
-"""create_app(settings): the app's objects (database, storage, mailer) onto app.state, then
+"""create_app(settings): the app's objects (database, storage, mailer, jobs) onto app.state, then
 middleware, exception handlers and routers. Wiring only.
 
 `app` (what `uvicorn app.main:app` serves) is built on first access from the process settings,
@@ -14,10 +14,11 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import docs
+from app.api import docs, documented
+from app.api import metrics as metrics_route
 from app.api.documented import document_every_answer_headers
 from app.api.routes import health, router_modules
-from app.core import errors
+from app.core import errors, metrics
 from app.core.config import Settings, get_settings
 from app.core.database import THREADPOOL_SIZE, Database
 from app.core.logging import configure_logging
@@ -25,9 +26,12 @@ from app.core.logs import RequestLog
 from app.core.mail import Mailer
 from app.core.middleware import RequestContextMiddleware
 from app.core.proxies import TrustedProxyMiddleware
+from app.core.ratelimit import RateLimiter, RateLimitMiddleware
 from app.core.runtime import settle_gc
 from app.core.security import configure_hashing
-from app.uploads.storage import LocalStorage, Storage, configure_urls
+from app.jobs.queue import jobs_for
+from app.uploads.backends import storage_from_settings
+from app.uploads.storage import Storage, configure_urls
 
 logger = logging.getLogger("quill.main")
 
@@ -36,7 +40,9 @@ TAGS = [
     {
         "name": "auth",
         "description": "Accounts and sessions: register, log in, refresh, log out, "
-        "password reset and email verification.",
+        "password reset and email verification. Every route here counts against the caller's "
+        "address (`RATE_LIMIT_AUTH`, default 10 a minute): over it, `429 RATE_LIMITED` with "
+        "`Retry-After`.",
     },
     {
         "name": "users",
@@ -44,7 +50,12 @@ TAGS = [
     },
     {"name": "posts", "description": "Write, publish, read and change posts and their covers."},
     {"name": "feed", "description": "The Atom feed of the newest published posts."},
-    {"name": "uploads", "description": "Store images and PDFs, list and delete your files."},
+    {
+        "name": "uploads",
+        "description": "Store images and PDFs, list and delete your files. Uploads (here, and "
+        "avatars and covers) count against the caller's address (`RATE_LIMIT_UPLOADS`, default "
+        "30 a minute): over it, `429 RATE_LIMITED` with `Retry-After`.",
+    },
     {"name": "files", "description": "The stored bytes, served so a browser never runs them."},
 ]
 
@@ -84,10 +95,15 @@ def create_app(
     settings = settings or get_settings()
     owns_database = database is None
     database = database or Database.from_settings(settings)
-    storage = storage or LocalStorage(settings.upload_dir)
-    configure_urls(settings.public_base_url)
+    storage = storage or storage_from_settings(settings)
+    configure_urls(settings.public_base_url, settings.files_public_base_url, storage.key(""))
     configure_hashing(settings.hash_concurrency)
     request_log = RequestLog(settings.request_log_file)
+    limiter = RateLimiter(settings.redis_url, key_prefix=settings.rate_limit_key_prefix)
+    # Off: no series, no observer, no /metrics route; the process never imports the library.
+    counting = metrics.enable() if settings.metrics_enabled else None
+    if counting is not None:
+        counting.instrument_pool(database.engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +118,8 @@ def create_app(
             yield
         finally:
             request_log.stop()
+            if counting is not None:
+                counting.process_stopped()
             if owns_database:
                 database.dispose()
 
@@ -124,8 +142,14 @@ def create_app(
     app.state.database = database
     app.state.storage = storage
     app.state.mailer = Mailer(settings)
+    app.state.jobs = jobs_for(settings, app.state.mailer)
     errors.install_handlers(app)
 
+    # Innermost of ours: it counts by the client address TrustedProxyMiddleware believed, and
+    # its 429 gets the request id and headers of RequestContextMiddleware.
+    app.add_middleware(
+        RateLimitMiddleware, limiter=limiter, settings=settings, limits=documented.RATE_LIMITS
+    )
     if settings.forwarded_allow_ips:
         # Inside RequestContextMiddleware: its 500 boundary covers this too.
         app.add_middleware(TrustedProxyMiddleware, trusted=settings.forwarded_allow_ips)
@@ -136,6 +160,7 @@ def create_app(
         RequestContextMiddleware,
         request_log=request_log,
         allowed_hosts=settings.allowed_hosts,
+        observe=counting.observe_request if counting is not None else None,
         cors={
             "allow_origins": settings.cors_origins,
             "allow_credentials": True,
@@ -159,6 +184,8 @@ def create_app(
     for module in router_modules():
         app.include_router(module.router, max_body_size=settings.max_json_body_bytes)
     docs.install(app)
+    if counting is not None:
+        metrics_route.install(app, counting, settings.metrics_token)
     document_every_answer_headers(app)
     return app
 

@@ -3,13 +3,14 @@ dependencies and no Pydantic response model.
 
 `GET /posts` runs the very statements `GET /posts` runs (built by the same function, on the same
 engine) and answers the same JSON, built from the rows by hand; `GET /const` answers a constant
-dict. It runs with Quill's process settings (engine and pool, thread limiter, collector), so
+dict; `GET /naive/posts` is the list before issue 13 (bench/naive.py), for the scale bench.
+It runs with Quill's process settings (engine and pool, thread limiter, collector), so
 whatever Quill is slower by is what its own layers cost. Served by `uvicorn bench.ceiling:app`
 with DATABASE_URL set.
 """
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -20,9 +21,10 @@ from fastapi.responses import JSONResponse
 
 from app.core.config import get_settings
 from app.core.database import THREADPOOL_SIZE, Database, for_requests
-from app.core.pagination import count_query
+from app.core.pagination import PageParams
 from app.core.runtime import settle_gc
-from app.posts.public import AUTHOR_PREFIX, published_query
+from app.posts.public import AUTHOR_PREFIX, page_query
+from bench import naive
 
 
 @asynccontextmanager
@@ -52,16 +54,43 @@ async def const() -> JSONResponse:
 
 @app.get("/posts")
 def posts(page: int = 1, per_page: int = 10) -> JSONResponse:
-    # Built per request, as Quill builds them: "public" compares with the time of the request.
-    rows_query, counted = published_query()
+    query = page_query(ENGINE.dialect.name, PageParams(page, per_page))
     with ENGINE.connect() as conn:
-        result = conn.execute(rows_query.limit(per_page).offset((page - 1) * per_page))
+        result = conn.execute(query.rows)
         keys = list(result.keys())
         rows = result.all()
-        if page == 1 and len(rows) < per_page:
+        if query.total_in_rows and rows:
+            total = rows[0][-1]
+            keys, rows = keys[:-1], [row[:-1] for row in rows]
+        elif page == 1 and len(rows) < per_page:
             total = len(rows)
         else:
-            total = conn.scalar(count_query(counted)) or 0
+            total = conn.scalar(query.total) or 0
+    return JSONResponse(page_json(keys, rows, total, page, per_page))
+
+
+@app.get("/naive/posts")
+def naive_posts(
+    page: int = 1,
+    per_page: int = 10,
+    author_id: int | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+) -> JSONResponse:
+    """The scale bench's ceiling: the list as it was before issue 13 (bench/naive.py), count(*)
+    and OFFSET whatever the size of the table."""
+    rows_stmt, counted = naive.statements(author_id=author_id, tag=tag, q=q)
+    with ENGINE.connect() as conn:
+        result = conn.execute(rows_stmt.limit(per_page).offset((page - 1) * per_page))
+        keys = list(result.keys())
+        rows = result.all()
+        total = conn.scalar(counted) or 0
+    return JSONResponse(page_json(keys, rows, total, page, per_page))
+
+
+def page_json(
+    keys: list[str], rows: Sequence[Any], total: int, page: int, per_page: int
+) -> dict[str, Any]:
     data: list[dict[str, Any]] = []
     for row in rows:
         post: dict[str, Any] = {}
@@ -76,14 +105,12 @@ def posts(page: int = 1, per_page: int = 10) -> JSONResponse:
         author["avatar_url"] = f"/files/{avatar}" if avatar else None
         data.append({**post, "author": author})
     total_pages = math.ceil(total / per_page) if total else 0
-    return JSONResponse(
-        {
-            "data": data,
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-            "total_pages": total_pages,
-            "has_next": page < total_pages,
-            "has_prev": page > 1,
-        }
-    )
+    return {
+        "data": data,
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "total_pages": total_pages,
+        "has_next": page < total_pages,
+        "has_prev": page > 1,
+    }

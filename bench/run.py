@@ -6,8 +6,9 @@ PostgreSQL server to make a scratch database on), starts Quill and the bare ceil
 other core: 32 connections, 10 s per run after a warm-up, each scenario twice, ours and its
 ceiling alternating (A B A B) so drift between runs shows. Then the checks: /health latency and
 memory during a login flood, the upload limits, and memory while 20 clients upload large images
-(bench/decode.py). `--checks-only decode` runs just that check. `--save` writes
-bench/results/<date>-<db>.md.
+(bench/decode.py). Last, `serve --workers 2` on two cores next to one worker on one
+(bench/scaling.py). `--checks-only decode` runs just that check (`scaling` just the workers).
+`--save` writes bench/results/<date>-<db>.md.
 """
 
 import argparse
@@ -24,7 +25,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `app` i
 
 from sqlalchemy import create_engine, text
 
-from bench import checks, decode, report, seed, servers, wrk
+from bench import checks, decode, report, s3, scale, scaling, seed, servers, wrk
 from bench.report import Row
 
 ID_SAMPLE = 1_000
@@ -198,7 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-checks", action="store_true", help="skip flood and upload checks")
     parser.add_argument(
         "--checks-only",
-        help="comma-separated checks (flood, uploads, decode) to run, without the scenarios",
+        help="comma-separated checks (flood, uploads, decode, s3, scaling) to run, without the "
+        "scenarios",
+    )
+    parser.add_argument("--posts", type=int, default=seed.POSTS, help="posts to seed")
+    parser.add_argument(
+        "--scale", help="comma-separated post counts (10000,100000,1000000): the scale table"
+    )
+    parser.add_argument(
+        "--scale-connections",
+        type=int,
+        default=1,
+        help="wrk clients in the scale table's warm runs",
     )
     args = parser.parse_args(argv)
 
@@ -213,14 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     # The server gets one core, wrk another; on a single core nothing is pinned.
     server_cpu, client_cpu = (str(cpus[0]), str(cpus[1])) if len(cpus) >= 2 else (None, None)
 
+    if args.scale:
+        return _scale(args, (server_cpu, client_cpu), len(cpus))
+
     from app.core.security import hash_password
 
     found: list[checks.Check] = []
+    scaled: tuple[dict[str, tuple[Row, Row]], str] = ({}, "")
     with tempfile.TemporaryDirectory(prefix="quill-bench-") as tmp:
         workdir = Path(tmp)
         with seed.scratch_database(os.environ.get("DATABASE_URL"), workdir) as url:
-            print(f"seeding {seed.USERS} users and {seed.POSTS} posts ...", flush=True)
-            data = seed.seed(url, hash_password(seed.PASSWORD))
+            print(f"seeding {seed.USERS} users and {args.posts} posts ...", flush=True)
+            data = seed.seed(url, hash_password(seed.PASSWORD), posts=args.posts)
             env = servers.app_env(data.url, workdir)
             started: list[servers.Server] = []
             try:
@@ -245,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 items = scenarios(data, tokens["access_token"])
                 if args.only:
                     items = [s for s in items if s.key in args.only.split(",")]
-                wanted = {"flood", "uploads", "decode"}
+                wanted = {"flood", "uploads", "decode", "s3", "scaling"}
                 if args.checks_only:
                     items, wanted = [], set(args.checks_only.split(","))
                 elif args.no_checks:
@@ -269,6 +285,16 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 if "decode" in wanted:
                     found += decode.decode_memory(credentials(data), data.url, workdir, server_cpu)
+                if "s3" in wanted:
+                    found += s3.s3_upload(credentials(data), data.url, workdir, server_cpu)
+                if "scaling" in wanted:
+                    every = scenarios(data, tokens["access_token"])
+                    if args.only:
+                        every = [s for s in every if s.key in args.only.split(",")]
+                    scaled = scaling.measure(
+                        every, env, workdir, cpus=cpus, connections=args.connections,
+                        duration=args.duration, warmup=args.warmup, rounds=args.rounds,
+                    )  # fmt: skip
                 quill.peak_rss_kib()
             finally:
                 for server in started:
@@ -281,10 +307,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     env_text = report.environment(data.backend, version, settings, len(cpus) or os.cpu_count() or 1)
     text = report.document(env_text, rows, found, quill.lifetime_peak_kib)
+    if scaled[0]:
+        text += "\n" + scaling.table(*scaled) + "\n"
     print()
     print(text)
     if args.save:
         print(f"saved to {report.save(data.backend, text)}")
+    return 0
+
+
+def _scale(args: argparse.Namespace, cpus: tuple[str | None, str | None], cores: int) -> int:
+    sizes = [int(n) for n in args.scale.split(",")]
+    with tempfile.TemporaryDirectory(prefix="quill-scale-") as tmp:
+        backend, version, lines = scale.run(
+            sizes, os.environ.get("DATABASE_URL"), Path(tmp), duration=args.duration,
+            warmup=args.warmup, connections=args.scale_connections, cpus=cpus,
+        )  # fmt: skip
+    settings = (
+        f"one uvicorn worker per server, warm: wrk -t1 -c{args.scale_connections} "
+        f"-d{args.duration:g}s after {args.warmup:g} s"
+        + (f"; servers on CPU {cpus[0]}, clients on CPU {cpus[1]}" if cpus[0] else "")
+    )
+    text = scale.document(report.environment(backend, version, settings, cores), lines)
+    print()
+    print(text)
+    if args.save:
+        print(f"saved to {scale.save(backend, text)}")
     return 0
 
 

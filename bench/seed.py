@@ -3,8 +3,14 @@
 With `DATABASE_URL` unset it is a SQLite file in the run's temporary folder. With a MariaDB/MySQL
 or PostgreSQL URL, that server gets a fresh database of its own (`quill_bench_<pid>`), so the
 bench never writes into the database the URL names.
+
+Seeding a million posts must take minutes, not hours, so posts skip the ORM: rows are tuples
+built from a few thousand pre-rendered texts (Markdown rendering per row would dominate), with
+ids chosen here so their tags need no read-back, and each backend gets its fastest bulk path
+(PostgreSQL COPY, multi-row INSERTs on MariaDB, one executemany transaction on SQLite).
 """
 
+import json
 import os
 import random
 import subprocess
@@ -14,14 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, create_engine, insert, select, text, update
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import create_engine, func, insert, select, text, update
+from sqlalchemy.engine import URL, Connection, make_url
 
 from app.comments.models import Comment
+from app.posts import changes, counts, search
 from app.posts.markdown import render
-from app.posts.models import Post, PostTag
-from app.posts.slugs import numbered, slug_base
+from app.posts.models import Post
 from app.users.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,21 +36,28 @@ USERS = 1_000
 POSTS = 20_000
 # Every seeded user's, so the bench can log in as any of them.
 PASSWORD = "bench-password-1234"
-# One in ten posts is a draft: the public list has something to filter out; one in a hundred
-# is scheduled for next year, which the public reads filter out too.
+# One in ten posts is a draft, about one in a hundred scheduled for later: the public list has
+# something to filter out, and the counters have scheduled posts to fold in.
 DRAFT_EVERY = 10
-SCHEDULED_EVERY = 100
-# Most posts carry 1 to 3 tags from a small vocabulary; one in five carries none.
-TAGS = ("python", "web", "databases", "writing", "travel", "music", "science", "design")
-UNTAGGED_EVERY = 5
-# One in ten published posts has comments (1 to 12 of them).
-COMMENTED_EVERY = 10
+SCHEDULED_EVERY = 97
+BATCH = 5_000
+TEXTS = 2_000
+# Comments on the newest published posts only, so seeding a million posts stays quick.
+COMMENTED = 2_000
 MAX_COMMENTS = 12
-BATCH = 2_000
 WORDS = (
     *("quill", "ink", "paper", "draft", "story", "chapter", "author", "reader", "blog", "page"),
     *("margin", "letter", "word", "line", "verse", "essay", "note", "idea", "light", "river"),
     *("stone", "window", "garden", "morning", "evening", "city", "road"),
+)
+TAGS = (
+    *("python", "databases", "travel", "cooking", "music", "books", "design", "science"),
+    *("history", "poetry", "photography", "gardening", "film", "sport", "news", "essays"),
+)
+POST_COLUMNS = (
+    *("id", "slug", "title", "content", "content_html", "excerpt", "reading_time_minutes"),
+    *("tags", "published", "published_at", "comment_count", "author_id", "created_at"),
+    "updated_at",
 )
 
 
@@ -56,6 +70,8 @@ class Seeded:
     published_ids: list[int]
     published_slugs: list[str]
     commented_ids: list[int]
+    author_ids: list[int]
+    posts: int
 
 
 def email_of(n: int) -> str:
@@ -67,7 +83,11 @@ def scratch_database(base_url: str | None, workdir: Path) -> Iterator[URL]:
     """Yield the URL of an empty database; drop it on the way out."""
     if not base_url:
         path = workdir / "bench.db"
-        yield make_url(f"sqlite:///{path}")
+        try:
+            yield make_url(f"sqlite:///{path}")
+        finally:
+            for leftover in (path, path.with_name("bench.db-wal"), path.with_name("bench.db-shm")):
+                leftover.unlink(missing_ok=True)
         return
     base = make_url(base_url)
     backend = base.get_backend_name()
@@ -82,6 +102,7 @@ def scratch_database(base_url: str | None, workdir: Path) -> Iterator[URL]:
     if backend != "postgresql":
         create += " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
     with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         conn.execute(text(create))
     try:
         yield base.set(database=name)
@@ -110,53 +131,157 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
+def _texts(rng: random.Random) -> list[tuple[str, str, str, str, int]]:
+    """(title, content, html, excerpt, reading time) to draw posts from, rendered once each."""
+    texts = []
+    for _ in range(TEXTS):
+        content = " ".join(_sentence(rng, 12).capitalize() + "." for _ in range(2))
+        rendered = render(content)
+        title = _sentence(rng, 6).capitalize()
+        texts.append(
+            (title, content, rendered.html, rendered.excerpt, rendered.reading_time_minutes)
+        )
+    return texts
+
+
+def post_rows(
+    count: int, author_ids: list[int], now: datetime, rng: random.Random
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    """Batches of (post rows in POST_COLUMNS order, post_tags rows); ids 1..count, oldest first,
+    the newest a few minutes before `now`, scheduled ones up to a month after it."""
+    texts = _texts(rng)
+    # At most 30 minutes apart, and never more than about three years back.
+    step = min(timedelta(minutes=30), timedelta(days=3 * 365) / max(count, 1))
+    first = now - step * count - timedelta(minutes=5)
+    for offset in range(0, count, BATCH):
+        posts: list[tuple[Any, ...]] = []
+        tags: list[tuple[Any, ...]] = []
+        for n in range(offset, min(offset + BATCH, count)):
+            post_id = n + 1
+            moment = first + step * n + timedelta(microseconds=rng.randrange(1_000_000))
+            title, content, html, excerpt, minutes = texts[rng.randrange(TEXTS)]
+            names = rng.sample(TAGS, rng.choice((0, 1, 1, 2, 3)))
+            published = n % DRAFT_EVERY != 0
+            published_at = None
+            if published:
+                published_at = moment
+                if n % SCHEDULED_EVERY == 0:
+                    published_at = now + timedelta(seconds=rng.randrange(60, 30 * 86_400))
+            posts.append(
+                (
+                    post_id,
+                    slug_of(post_id),
+                    title,
+                    content,
+                    html,
+                    excerpt,
+                    minutes,
+                    json.dumps(names),
+                    published,
+                    published_at,
+                    0,
+                    rng.choice(author_ids),
+                    moment,
+                    moment,
+                )
+            )
+            tags += [(post_id, name, published_at) for name in names]
+        yield posts, tags
+
+
+def _insert_users(conn: Connection, password_hash: str, users: int, rng: random.Random) -> None:
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    conn.execute(
+        insert(User),
+        [
+            {
+                "email": email_of(n),
+                "hashed_password": password_hash,
+                "name": f"Writer {n}",
+                "bio": _sentence(rng, 12) if n % 2 else None,
+                "is_admin": False,
+                "email_verified": True,
+                "token_version": 0,
+                "created_at": start,
+                "updated_at": start,
+            }
+            for n in range(1, users + 1)
+        ],
+    )
+
+
+def _naive(value: Any) -> Any:
+    # The DBAPI gets what SQLAlchemy's UTCDateTime would give it: naive UTC, except PostgreSQL.
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+
+
+def _bulk_posts(conn: Connection, backend: str, batches: Iterator[Any]) -> None:
+    raw: Any = conn.connection.driver_connection
+    columns = ", ".join(POST_COLUMNS)
+    if backend == "postgresql":
+        with raw.cursor() as cur:
+            for posts, tags in batches:
+                with cur.copy(f"COPY posts ({columns}) FROM STDIN") as copy:
+                    for row in posts:
+                        copy.write_row(row)
+                with cur.copy("COPY post_tags (post_id, name, published_at) FROM STDIN") as copy:
+                    for row in tags:
+                        copy.write_row(row)
+            cur.execute("SELECT setval('posts_id_seq', (SELECT max(id) FROM posts))")
+        return
+    marks = ", ".join("?" if backend == "sqlite" else "%s" for _ in POST_COLUMNS)
+    mark = "?" if backend == "sqlite" else "%s"
+    cur = raw.cursor()
+    if backend != "sqlite":
+        # Seeding only: the rows are known to be consistent, so skip re-checking each one.
+        cur.execute("SET SESSION unique_checks=0, foreign_key_checks=0")
+    for posts, tags in batches:
+        posts = [tuple(_naive(v) for v in row) for row in posts]
+        cur.executemany(f"INSERT INTO posts ({columns}) VALUES ({marks})", posts)
+        if tags:
+            cur.executemany(
+                "INSERT INTO post_tags (post_id, name, published_at) "
+                f"VALUES ({mark}, {mark}, {mark})",
+                [tuple(_naive(v) for v in row) for row in tags],
+            )
+    cur.close()
+
+
 def seed(url: URL, password_hash: str, *, users: int = USERS, posts: int = POSTS) -> Seeded:
     """Migrate, then bulk-insert `users` users (all with PASSWORD) and `posts` posts."""
     migrate(url)
     rng = random.Random(1)
-    engine = create_engine(url)
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(User),
-            [
-                {
-                    "email": email_of(n),
-                    "hashed_password": password_hash,
-                    "name": f"Writer {n}",
-                    "bio": _sentence(rng, 12) if n % 2 else None,
-                    "is_admin": False,
-                    "email_verified": True,
-                    "token_version": 0,
-                    "created_at": start,
-                    "updated_at": start,
-                }
-                for n in range(1, users + 1)
-            ],
-        )
-        author_ids = list(conn.scalars(select(User.id)))
-        taken: set[str] = set()
-        for offset in range(0, posts, BATCH):
-            rows = [
-                _post_row(rng, n, start, author_ids, taken)
-                for n in range(offset, min(offset + BATCH, posts))
-            ]
-            conn.execute(insert(Post), rows)
-        _seed_tags_and_comments(conn, rng, author_ids, start)
     backend = url.get_backend_name()
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        if backend == "sqlite":
+            conn.exec_driver_sql("PRAGMA synchronous=OFF")
+        _insert_users(conn, password_hash, users, rng)
+        author_ids = list(conn.scalars(select(User.id).order_by(User.id)))
+        # The search index is built once at the end, not a row at a time (triggers, GIN).
+        search.drop(conn)
+        _bulk_posts(conn, backend, post_rows(posts, author_ids, now, rng))
+        search.create(conn)
+        commented = _comments(conn, rng, author_ids, now)
+        _after_seeding(conn)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # Fresh statistics, as a database that has been running a while would have.
-        analyze = "ANALYZE"
         if backend in ("mysql", "mariadb"):
-            analyze = "ANALYZE TABLE users, posts, post_tags, comments"
-        conn.execute(text(analyze))
-        public = conn.execute(
-            select(Post.id, Post.slug)
-            .where(Post.published.is_(True), Post.published_at <= datetime.now(UTC))
-            .order_by(Post.id)
-        ).all()
-        commented = list(
-            conn.scalars(select(Post.id).where(Post.comment_count > 0).order_by(Post.id))
+            conn.execute(text("ANALYZE TABLE users, posts, post_tags, comments"))
+        elif backend == "postgresql":
+            # VACUUM too: index-only scans need the visibility map a bulk load leaves empty.
+            conn.execute(text("VACUUM ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
+        published = list(
+            conn.scalars(
+                text(
+                    "SELECT id FROM posts WHERE published = :yes AND published_at <= :now "
+                    "ORDER BY id"
+                ),
+                {"yes": True, "now": _naive(now) if backend != "postgresql" else now},
+            )
         )
     engine.dispose()
     return Seeded(
@@ -164,74 +289,55 @@ def seed(url: URL, password_hash: str, *, users: int = USERS, posts: int = POSTS
         backend=backend,
         email=email_of(1),
         password=PASSWORD,
-        published_ids=[row.id for row in public],
-        published_slugs=[row.slug for row in public],
+        published_ids=published,
+        published_slugs=[slug_of(post_id) for post_id in published],
         commented_ids=commented,
+        author_ids=author_ids,
+        posts=posts,
     )
 
 
-def _post_row(
-    rng: random.Random, n: int, start: datetime, author_ids: list[int], taken: set[str]
-) -> dict[str, object]:
-    """Post number `n` with every column Quill writes: a unique slug made as Quill makes it, the
-    rendered Markdown, tags, and publication (a draft, scheduled, or published when created)."""
-    moment = start + timedelta(minutes=30 * n, microseconds=rng.randrange(1_000_000))
-    title = _sentence(rng, 6).capitalize()
-    content = " ".join(_sentence(rng, 15) + "." for _ in range(6))
-    slug = base = slug_base(title)
-    number = 2
-    while slug in taken:
-        slug, number = numbered(base, number), number + 1
-    taken.add(slug)
-    rendered = render(content)
-    published = n % DRAFT_EVERY != 0
-    published_at = moment if published else None
-    if published and n % SCHEDULED_EVERY == 1:
-        published_at = datetime.now(UTC) + timedelta(days=365)
-    tags = [] if n % UNTAGGED_EVERY == 0 else rng.sample(TAGS, rng.randint(1, 3))
-    return {
-        "slug": slug,
-        "title": title,
-        "content": content,
-        "content_html": rendered.html,
-        "excerpt": rendered.excerpt,
-        "reading_time_minutes": rendered.reading_time_minutes,
-        "tags": tags,
-        "published": published,
-        "published_at": published_at,
-        "author_id": rng.choice(author_ids),
-        "created_at": moment,
-        "updated_at": moment,
-    }
+def slug_of(post_id: int) -> str:
+    return f"post-{post_id}"
 
 
-def _seed_tags_and_comments(
-    conn: Connection, rng: random.Random, author_ids: list[int], start: datetime
-) -> None:
-    """post_tags rows for every post's tags, and comments on some published posts, with each
-    post's comment_count matching."""
-    found = conn.execute(select(Post.id, Post.tags, Post.published)).all()
-    tag_rows = [{"post_id": row.id, "name": name} for row in found for name in row.tags]
-    for offset in range(0, len(tag_rows), BATCH):
-        conn.execute(insert(PostTag), tag_rows[offset : offset + BATCH])
-    comments: list[dict[str, object]] = []
-    counts: dict[int, int] = {}
-    for row in found:
-        if not row.published or row.id % COMMENTED_EVERY:
-            continue
-        counts[row.id] = rng.randint(1, MAX_COMMENTS)
-        for k in range(counts[row.id]):
-            when = start + timedelta(days=k)
-            comments.append(
+def _comments(
+    conn: Connection, rng: random.Random, author_ids: list[int], now: datetime
+) -> list[int]:
+    """1 to MAX_COMMENTS comments on each of the COMMENTED newest published posts (ids ending in
+    0, drafts and scheduled ones skipped), with comment_count to match; their ids."""
+    candidates = conn.scalars(
+        select(Post.id)
+        .where(Post.published.is_(True), Post.published_at <= now, Post.id % 10 == 0)
+        .order_by(Post.id.desc())
+        .limit(COMMENTED)
+    ).all()
+    rows: list[dict[str, object]] = []
+    for post_id in candidates:
+        for k in range(rng.randint(1, MAX_COMMENTS)):
+            when = now - timedelta(days=30) + timedelta(minutes=k)
+            rows.append(
                 {
-                    "post_id": row.id,
+                    "post_id": post_id,
                     "author_id": rng.choice(author_ids),
                     "body": _sentence(rng, 20),
                     "created_at": when,
                     "updated_at": when,
                 }
             )
-    for offset in range(0, len(comments), BATCH):
-        conn.execute(insert(Comment), comments[offset : offset + BATCH])
-    for post_id, count in counts.items():
-        conn.execute(update(Post).where(Post.id == post_id).values(comment_count=count))
+    for offset in range(0, len(rows), BATCH):
+        conn.execute(insert(Comment), rows[offset : offset + BATCH])
+    counted = (
+        select(func.count())
+        .select_from(Comment)
+        .where(Comment.post_id == Post.id)
+        .scalar_subquery()
+    )
+    conn.execute(update(Post).where(Post.id.in_(candidates)).values(comment_count=counted))
+    return sorted(candidates)
+
+
+def _after_seeding(conn: Connection) -> None:
+    """The counters the writes keep (app/posts/counts.py), recounted: the rows went in by SQL."""
+    counts.rebuild(conn)
+    changes.bump(conn)  # and the public reads' version (app/posts/changes.py)

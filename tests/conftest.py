@@ -21,9 +21,11 @@ from app.cli import alembic_config
 from app.core.config import Settings
 from app.core.database import Database
 from app.main import create_app
-from app.uploads.storage import LocalStorage
+from app.uploads.storage import TMP_DIR_NAME, LocalStorage, Storage
 from app.users.models import User
 from tests.utils.accounts import PASSWORD, bearer, login
+from tests.utils.s3 import BACKEND as S3_BACKEND
+from tests.utils.s3 import S3Target, s3_target
 from tests.utils.settings import run_settings
 
 
@@ -32,9 +34,20 @@ def settings() -> Settings:
     return run_settings()
 
 
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Target]:
+    """A real S3 API (tests/utils/s3.py): moto's server, or TEST_S3_ENDPOINT_URL's store."""
+    with s3_target(tmp_path_factory.mktemp("s3")) as target:
+        yield target
+
+
 @pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    """Each test's own upload folder: its rows are rolled back, so its files must go too."""
+def storage(tmp_path: Path, request: pytest.FixtureRequest) -> Storage:
+    """Each test's own upload folder (or, TEST_STORAGE_BACKEND=s3, its own key prefix in the
+    test bucket): its rows are rolled back, so its files must go too."""
+    if S3_BACKEND == "s3":
+        target: S3Target = request.getfixturevalue("s3")
+        return target.storage(tmp_path / "uploads" / TMP_DIR_NAME)
     return LocalStorage(tmp_path / "uploads")
 
 
@@ -78,7 +91,7 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(db: Session, settings: Settings, database: Database, storage: LocalStorage) -> FastAPI:
+def app(db: Session, settings: Settings, database: Database, storage: Storage) -> FastAPI:
     application = create_app(settings, database=database, storage=storage)
 
     def _get_test_db() -> Iterator[Session]:

@@ -10,8 +10,10 @@ Why not a library: Starlette's FileResponse does conditional GET for files only,
 ETag middlewares buffer every answer of the app; this is per route, after FastAPI has serialised
 the answer on its fast path, with RFC 9110's comparison rules (weak comparison, lists, `*`).
 
-Issue 13 (a change counter) slots in before the handler: compute the validator from the counter,
-call `matches(request, etag)`, and answer `not_modified(...)` without running the query.
+Anonymous reads of routes that need no credentials go through the change counter instead
+(app/api/page_cache.py): their ETag is a hash of the public version marker and the URL, checked
+before the handler runs, and their 200s are kept in a bounded per-process cache keyed by both.
+Either way the ETag is strong: the same marker and URL always answer the same bytes.
 """
 
 import base64
@@ -23,6 +25,7 @@ from typing import Any, cast
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from app.api import page_cache
 from app.core.config import Settings
 
 # The credentials a request may carry (app.api.deps): with either, the answer may be one only
@@ -119,6 +122,30 @@ def conditional(request: Request, response: Response) -> Response:
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
+async def versioned(request: Request, handler: Handler) -> Response:
+    """An anonymous public read: 304 or a cached page after one statement, else rendered and
+    kept (app/api/page_cache.py)."""
+    marker = await page_cache.read_marker(request)
+    headers = cache_headers(request, etag_of(page_cache.versioned_seed(request, marker)))
+    if matches(request, headers["ETag"]):
+        return not_modified(headers)
+    pages = page_cache.pages_of(request.app)
+    key = (str(request.url), marker)
+    cached = pages.get(key)
+    if cached is not None:
+        return cached
+    response = await handler(request)
+    body = getattr(response, "body", None)
+    if response.status_code != 200 or not isinstance(body, bytes) or response.background:
+        return response  # errors, streams and answers with work left are not kept
+    vary = response.headers.get("vary")
+    response.headers.update(headers)
+    if vary:
+        response.headers["Vary"] = f"{vary}, {VARY}"
+    pages.put(key, body, response.raw_headers)
+    return response
+
+
 class PublicReadRoute(APIRoute):
     """An APIRoute whose GET answers are conditional and cacheable (see the module docstring);
     other methods are left as they are."""
@@ -139,8 +166,11 @@ class PublicReadRoute(APIRoute):
         handler = super().get_route_handler()
         if "GET" not in (self.methods or ()):
             return handler
+        public = not page_cache.requires_user(self.dependant)
 
         async def conditional_handler(request: Request) -> Response:
+            if public and not carries_credentials(request):
+                return await versioned(request, handler)
             return conditional(request, await handler(request))
 
         return conditional_handler

@@ -1,5 +1,5 @@
 """Dependencies shared by the routers, as `Annotated` aliases: the app's objects (session,
-storage, settings, mailer: built by create_app onto app.state), the caller, paging.
+storage, settings, mailer, jobs: built by create_app onto app.state), the caller, paging.
 
 The ones that do no I/O are `async def`: FastAPI runs a plain `def` dependency on a worker
 thread, and each such hop costs more than what these do.
@@ -24,6 +24,7 @@ from app.core.database import Database, release
 from app.core.errors import NotAuthenticatedError
 from app.core.mail import Mailer
 from app.core.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
+from app.jobs.queue import Jobs
 from app.posts import service as posts
 from app.posts.models import Post
 from app.uploads.limits import UploadLimits
@@ -70,11 +71,25 @@ async def get_upload_limits(settings: SettingsDep) -> UploadLimits:
 UploadLimitsDep = Annotated[UploadLimits, Depends(get_upload_limits)]
 
 
+async def get_jobs(request: Request) -> Jobs:
+    return cast(Jobs, request.app.state.jobs)
+
+
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
 async def get_account_mail(
-    background: BackgroundTasks, mailer: MailerDep, settings: SettingsDep
+    background: BackgroundTasks,
+    session: SessionDep,
+    jobs: JobsDep,
+    mailer: MailerDep,
+    settings: SettingsDep,
 ) -> AccountMail:
-    """The account hooks of this request: mail through the app's mailer, after the response."""
-    return AccountMail(background, mailer=mailer, signing_key=settings.signing_key)
+    """The account hooks of this request: mail through the app's jobs, recorded in the request's
+    session (the same one its route uses) and sent after the response."""
+    return AccountMail(
+        background, session, jobs=jobs, mailer=mailer, signing_key=settings.signing_key
+    )
 
 
 AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from app.auth.errors import InvalidTokenError
 from app.core.errors import Documentable, NotAuthenticatedError
+from app.core.ratelimit import RateLimitedError, RouteLimit
 from app.uploads.errors import (
     FileTooLargeError,
     FormFieldError,
@@ -15,6 +16,7 @@ from app.uploads.errors import (
     MalformedMultipartError,
     NoFileError,
     QuotaExceededError,
+    StorageUnavailableError,
     TooManyFilesError,
     UnsupportedMediaTypeError,
 )
@@ -26,7 +28,8 @@ CALLER: tuple[Documentable, ...] = (NotAuthenticatedError, InvalidTokenError)
 JSON_BODY: tuple[Documentable, ...] = (400, 422, 413)
 # A route that reads or writes the database: it may not answer.
 DATABASE: tuple[Documentable, ...] = (503,)
-# An upload route (app.uploads.forms): what the form, the file's bytes and the quota can end in.
+# An upload route (app.uploads.forms): what the form, the file's bytes and the quota can end in,
+# and RATE_LIMIT_UPLOADS.
 UPLOAD: tuple[Documentable, ...] = (
     FileTooLargeError,
     ImageTooLargeError,
@@ -36,7 +39,27 @@ UPLOAD: tuple[Documentable, ...] = (
     FormFieldError,
     TooManyFilesError,
     MalformedMultipartError,
+    # STORAGE_BACKEND=s3: the object store did not answer (nothing was stored).
+    StorageUnavailableError,
+    RateLimitedError,
 )
+
+# The routes each rate limit covers (app.core.ratelimit counts them before routing): all of
+# /auth, and the four upload routes. Each documents RateLimitedError (the uploads through UPLOAD);
+# tests/core/test_rate_limits.py holds the two to each other.
+RATE_LIMITS = [
+    RouteLimit("auth", "rate_limit_auth", (("POST", "/auth/{action:path}"),)),
+    RouteLimit(
+        "uploads",
+        "rate_limit_uploads",
+        (
+            ("POST", "/uploads"),
+            ("POST", "/uploads/image"),
+            ("POST", "/users/me/avatar"),
+            ("PATCH", "/posts/{post_id}/cover"),
+        ),
+    ),
+]
 
 
 # Sent with every answer by app.core.middleware; error answers document them in `documented`.

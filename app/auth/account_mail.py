@@ -1,11 +1,16 @@
 """The mail that follows each account event (app/users/hooks.py): which text, which link, to
-which address. Queued on the request's BackgroundTasks, so it goes out after the response and a
-slow or failing mail server never shows in the answer (app/core/mail.py logs failures)."""
+which address. Handed to the app's `Jobs` (app/jobs/queue.py) with the request's session: inline,
+it goes out after the response, so a slow or failing mail server never shows in the answer; with
+the job queue, it is recorded in the action's transaction and a worker sends it, even if this
+process dies right after answering."""
 
 from fastapi import BackgroundTasks
+from sqlalchemy.orm import Session
 
 from app.auth.links import verification_token_for
 from app.core.mail import Mailer
+from app.jobs.outbox import Mail
+from app.jobs.queue import Jobs
 from app.users import mails
 from app.users.models import User
 
@@ -14,11 +19,22 @@ VERIFY_PATH = "/verify-email"
 
 
 class AccountMail:
-    """`AccountHooks` that mail the account's owner through the app's `mailer`; verification
-    links are signed with `signing_key` (the app's settings)."""
+    """`AccountHooks` that mail the account's owner through the app's `jobs`, in the request's
+    `session`; links point into the frontend (`mailer.link`), verification links are signed with
+    `signing_key` (the app's settings)."""
 
-    def __init__(self, background: BackgroundTasks, *, mailer: Mailer, signing_key: str) -> None:
+    def __init__(
+        self,
+        background: BackgroundTasks,
+        session: Session,
+        *,
+        jobs: Jobs,
+        mailer: Mailer,
+        signing_key: str,
+    ) -> None:
         self._background = background
+        self._session = session
+        self._jobs = jobs
         self._mailer = mailer
         self._signing_key = signing_key
 
@@ -42,4 +58,4 @@ class AccountMail:
 
     def _send(self, to: str, message: tuple[str, str]) -> None:
         subject, body = message
-        self._background.add_task(self._mailer.send, to, subject, body)
+        self._jobs.mail(self._session, self._background, Mail(to, subject, body))

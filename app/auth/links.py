@@ -58,7 +58,10 @@ def request_password_reset(
         lifetime=timedelta(minutes=RESET_TOKEN_MINUTES),
         key=settings.signing_key,
     )
+    # `reserve` committed the slot; the mail the hooks record commits right after it, before
+    # the answer. (A crash between the two costs the address one slot, never a mail twice.)
     hooks.on_after_forgot_password(user, token=token)
+    session.commit()
 
 
 def reset_password(session: Session, *, key: str, token: str, new_password: str) -> User:
@@ -82,6 +85,7 @@ def request_verification(
         raise MailThrottledError(retry_after)
     token = verification_token_for(user, key=settings.signing_key)
     hooks.on_after_request_verify(user, token=token)
+    session.commit()  # what the hooks recorded (see request_password_reset)
 
 
 def verification_token_for(user: User, *, key: str) -> str:

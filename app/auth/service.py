@@ -10,8 +10,9 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import lockout
-from app.auth.errors import InvalidCredentialsError, InvalidTokenError
+from app.auth.errors import InvalidCredentialsError, InvalidTokenError, TooManyLoginAttemptsError
 from app.auth.models import LoginSession, RefreshToken
+from app.core import metrics
 from app.core.config import Settings
 from app.core.database import locking
 from app.core.security import (
@@ -46,7 +47,11 @@ def authenticate(
     """The user for these credentials, or InvalidCredentialsError (same answer for an unknown
     email and a wrong password, in about the same time), or 429 while locked out."""
     email = email.lower()
-    attempt = lockout.reserve_check(session, settings=settings, email=email, ip=ip)
+    try:
+        attempt = lockout.reserve_check(session, settings=settings, email=email, ip=ip)
+    except TooManyLoginAttemptsError:
+        metrics.count_login("locked")
+        raise
     user = users.get_by_email(session, email=email)
     # Commit the reservation, which releases the email's lock, before the slow hash: no lock and
     # no connection is held while a login flood queues for the hashing threads.
@@ -58,7 +63,9 @@ def authenticate(
         user.hashed_password = upgraded_hash
     session.commit()
     if user is None or not ok:
+        metrics.count_login("failure")
         raise InvalidCredentialsError()
+    metrics.count_login("success")
     return user
 
 

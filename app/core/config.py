@@ -6,7 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from limits import parse_many
+from pydantic import (
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.core.secrets_file import development_key, weakness
@@ -28,6 +36,21 @@ class Settings(BaseSettings):
     # a client cannot pick its own address for the login log and rate limits.
     forwarded_allow_ips: Annotated[list[str], NoDecode] = []
 
+    # What several processes or machines share: the rate limits and the job queue.
+    # redis://host:port/db, rediss:// (TLS) or unix:///path. Unset: each process counts its rate
+    # limits on its own, and JOBS_BACKEND=redis is refused.
+    redis_url: str | None = None
+
+    # Requests one client address may make to /auth, and to the upload routes, in limits'
+    # notation (`10/minute`; several joined by `;`). Off for test runs (RATE_LIMIT_ENABLED).
+    rate_limit_enabled: bool = True
+    rate_limit_auth: str = "10/minute"
+    rate_limit_uploads: str = "30/minute"
+    # Starts every rate-limit key in Redis, so deployments sharing one Redis count apart.
+    rate_limit_key_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = (
+        "quill"
+    )
+
     access_token_expire_minutes: int = Field(30, ge=1)
     refresh_token_expire_days: int = Field(14, ge=1)
 
@@ -42,7 +65,22 @@ class Settings(BaseSettings):
         "If-None-Match",
     ]
 
+    # Where uploaded files live: `local` (UPLOAD_DIR) or `s3` (any S3-compatible store). With s3,
+    # UPLOAD_DIR still holds the temporaries uploads are spooled to while they are checked.
+    storage_backend: Literal["local", "s3"] = "local"
     upload_dir: Path = Path("uploads")
+    # STORAGE_BACKEND=s3: objects `<S3_PREFIX><name>` in S3_BUCKET; credentials from the standard
+    # AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...).
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # unset: AWS itself
+    s3_region: str | None = None
+    # /files/{name} answers a redirect (307) instead of the bytes: to FILES_PUBLIC_BASE_URL/<key>
+    # when set, else (s3) to a presigned URL of the store valid FILES_SIGNED_URL_SECONDS.
+    files_redirect: bool = False
+    # A CDN (or public bucket) serving the store's keys; file URLs in answers then point there.
+    files_public_base_url: str | None = None
+    files_signed_url_seconds: int = Field(300, ge=1, le=7 * 24 * 3600)
     max_upload_bytes: int = Field(5 * 1024 * 1024, ge=1)
     # JSON bodies are small; anything larger is refused before it is read whole.
     max_json_body_bytes: int = Field(1024 * 1024, ge=1)
@@ -84,6 +122,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    # GET /metrics (app.core.metrics): off by default, so nothing is counted nor exposed. When on,
+    # METRICS_TOKEN (if set) is the bearer token a scraper must send.
+    metrics_enabled: bool = False
+    metrics_token: SecretStr | None = None
+
     # Password hashes computed at once; each argon2 hash holds its memory while it runs.
     # None: the number of cores (at least 2).
     hash_concurrency: int | None = Field(None, ge=1)
@@ -94,6 +137,17 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+
+    # `inline`: mail and the login log run in the answering process after the response;
+    # `redis`: they go through the job queue on REDIS_URL, run by `python -m app worker`.
+    jobs_backend: Literal["inline", "redis"] = "inline"
+    # Prefix of the queue's Redis keys: two deployments (or test runs) sharing a Redis differ here.
+    jobs_namespace: str = Field("quill", min_length=1, max_length=64)
+    # Tries per mail before it is marked failed; the waits between them double from the minimum
+    # up to the maximum (with jitter), so a mail server down for a while is waited out.
+    jobs_max_attempts: int = Field(8, ge=1, le=50)
+    jobs_retry_min_seconds: float = Field(10, gt=0)
+    jobs_retry_max_seconds: float = Field(600, gt=0)
 
     @field_validator(
         "cors_origins", "cors_allow_headers", "allowed_hosts", "forwarded_allow_ips", mode="before"
@@ -113,6 +167,11 @@ class Settings(BaseSettings):
         "hash_concurrency",
         "first_admin_email",
         "first_admin_password",
+        "s3_bucket",
+        "s3_endpoint_url",
+        "s3_region",
+        "redis_url",
+        "metrics_token",
         mode="before",
     )
     @classmethod
@@ -120,17 +179,46 @@ class Settings(BaseSettings):
         # `NAME=` in .env (as .env.example has it) means "not set", not an invalid value.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("rate_limit_auth", "rate_limit_uploads")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        items = parse_many(value)  # raises ValueError on text that is no limit
+        if not items or any(item.amount < 1 for item in items):
+            raise ValueError("expected a rate limit such as 10/minute")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("public_base_url", mode="before")
+    @field_validator("public_base_url", "files_public_base_url", mode="before")
     @classmethod
     def _no_trailing_slash(cls, value: object) -> object:
         if isinstance(value, str):
             return value.strip().rstrip("/") or None
         return value
+
+    @model_validator(mode="after")
+    def _jobs_need_redis(self) -> "Settings":
+        if self.jobs_backend == "redis" and not self.redis_url:
+            raise ValueError("JOBS_BACKEND=redis needs REDIS_URL")
+        if self.jobs_retry_max_seconds < self.jobs_retry_min_seconds:
+            raise ValueError("JOBS_RETRY_MAX_SECONDS must not be below JOBS_RETRY_MIN_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _storage_complete(self) -> "Settings":
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _production_guards(self) -> "Settings":

@@ -19,7 +19,9 @@ from app.core.config import Settings
 # LOCKS: a read that must hold the write lock, like SELECT ... FOR UPDATE (see `locking`).
 BEGIN_AT_FIRST_WRITE = "quill_begin_at_first_write"
 LOCKS = "quill_locks"
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# SAVEPOINT too: a request opens one only to write in it (a slug claim, a counted flush), and
+# one opened as a plain read transaction could not take the write lock later (see below).
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 
 # Threads Starlette runs sync endpoints on (app.main sets anyio's limiter to it); the pool matches
 # so no request waits for a connection while a thread is free.
@@ -75,7 +77,7 @@ def _sqlite_first_write(
     raw = conn.connection.driver_connection
     if raw is None or raw.in_transaction:
         return
-    if options.get(LOCKS) or statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+    if options.get(LOCKS) or statement.lstrip()[:9].upper().startswith(_WRITE_VERBS):
         raw.execute("BEGIN IMMEDIATE")
 
 
@@ -127,9 +129,11 @@ def make_engine(
         connect_args["check_same_thread"] = False
     if parsed.database not in (None, "", ":memory:"):
         # SQLite files too: with their default pool (5 + 10), concurrent clients queued for
-        # connections while threads were free.
-        kwargs["pool_size"] = THREADPOOL_SIZE // 2
-        kwargs["max_overflow"] = THREADPOOL_SIZE // 2
+        # connections while threads were free. All of them kept, no overflow: an overflow
+        # connection is closed when it comes back, so 32 clients opened and closed database
+        # sessions all the time (a PostgreSQL backend process each).
+        kwargs["pool_size"] = THREADPOOL_SIZE
+        kwargs["max_overflow"] = 0
         kwargs["pool_timeout"] = timeout
     if backend in ("mysql", "mariadb"):
         connect_args["charset"] = "utf8mb4"

@@ -2,7 +2,7 @@
 
 `RequestLog` keeps requests.log: the event loop only appends a tuple to a deque, and a background
 thread writes whatever has gathered a few times a second, in one write. Login attempts go through
-`append_line`, called from background tasks.
+`append_line`, called from background tasks or the job queue's worker.
 """
 
 import logging
@@ -118,15 +118,19 @@ class RequestLog:
 _append_lock = threading.Lock()
 
 
-def append_line(path: Path, text: str) -> None:
-    """Append one timestamped line; called from background tasks, never on the response path.
-    Whatever in `text` came from a client must already be `escape`d."""
-    stamp = _stamp(time.time())
+def append_line(path: Path, text: str, moment: float | None = None) -> None:
+    """Append one line stamped with `moment` (default: now); called from background tasks or the
+    job queue's worker, never on the response path. Whatever in `text` came from a client must
+    already be `escape`d."""
+    stamp = _stamp(time.time() if moment is None else moment)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _append_lock, path.open("a", encoding="utf-8") as handle:
         handle.write(f"[{stamp}] {text}\n")
 
 
-def log_login_attempt(path: Path, outcome: str, email: str, ip: str | None) -> None:
+def log_login_attempt(
+    path: Path, outcome: str, email: str, ip: str | None, moment: float | None = None
+) -> None:
     # Never the password: only who tried, from where, and how it went.
-    append_line(path, f"LOGIN {outcome} — Email: {escape(email)} — IP: {escape(ip or 'unknown')}")
+    text = f"LOGIN {outcome} — Email: {escape(email)} — IP: {escape(ip or 'unknown')}"
+    append_line(path, text, moment)

@@ -1,8 +1,9 @@
 """Outgoing mail: build a message and hand it to the backend named by `MAIL_BACKEND`.
 
 `Mailer.send` (or `send_mail`) runs in FastAPI `BackgroundTasks`, after the response has gone
-out, so it is synchronous and never raises: a mail server that is down must not turn into an error
-nobody can see. Failures are logged on the `quill.mail` logger instead.
+out, so it is synchronous and never raises: a mail server that is down must not turn into an
+error nobody can see. Failures are logged on the `quill.mail` logger instead. The job queue's
+worker calls `deliver`, which raises, so that it can retry.
 
 Backends: `console` (log the message, for development), `file` (one `.eml` per message in
 `MAIL_DIR`, for tests and inspection) and `smtp`.
@@ -22,6 +23,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import quote
 
+from app.core import metrics
 from app.core.config import Settings
 
 logger = logging.getLogger("quill.mail")
@@ -102,17 +104,24 @@ class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def deliver(self, to: str, subject: str, body: str) -> None:
+        """Send one text mail; raise on failure (the job queue's worker retries it)."""
+        message = build_message(to, subject, body, self.settings)
+        BACKENDS[self.settings.mail_backend](message, self.settings)
+
     def send(self, to: str, subject: str, body: str) -> None:
         """Send one text mail; log any failure, never raise."""
         settings = self.settings
         try:
-            message = build_message(to, subject, body, settings)
-            BACKENDS[settings.mail_backend](message, settings)
+            self.deliver(to, subject, body)
         except Exception:
             # Runs after the response is sent: raising would only produce an unlogged traceback.
             logger.exception(
                 "could not send mail to %s (subject %r) via %s", to, subject, settings.mail_backend
             )
+            metrics.count_mail(settings.mail_backend, sent=False)
+        else:
+            metrics.count_mail(settings.mail_backend, sent=True)
 
     def link(self, path: str, token: str) -> str:
         """A link into the frontend carrying `token`: `{FRONTEND_URL}/reset-password?token=…`."""

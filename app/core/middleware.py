@@ -5,7 +5,8 @@ serves it (`choose_app`: CORS only when there is an Origin, a refusal for a fore
 response headers (`response_headers`), re-word the framework's own text/plain errors into the
 envelope (`plain_error`), answer 500 without leaking the exception (`answer_500`), answer HEAD
 wherever GET is answered (`head_as_get`), put the request id in the log context
-(app.core.logging) and note the request in requests.log.
+(app.core.logging), note the request in requests.log and, with METRICS_ENABLED, hand it to
+the metrics (`observe`, app.core.metrics: route template, status, seconds).
 
 Every error answer a browser on an allowed origin may read carries the CORS headers: a rewritten
 error keeps the headers CORSMiddleware added, and the 500 for an exception goes out through
@@ -20,7 +21,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -44,6 +45,8 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _VARY_ORIGIN = (b"vary", b"Origin")
+# Called as each request ends: method, the scope routing filled in, status, seconds.
+RequestObserver = Callable[[str, Scope, int, float], None]
 _JSON_500: Message = {
     "type": "http.response.start",
     "status": 500,
@@ -175,9 +178,11 @@ class RequestContextMiddleware:
         request_log: RequestLog | None = None,
         cors: dict[str, Any] | None = None,
         allowed_hosts: Iterable[str] = ("*",),
+        observe: RequestObserver | None = None,
     ) -> None:
         self.app = app
         self.request_log = request_log
+        self.observe = observe
         self.cors_app: ASGIApp | None = CORSMiddleware(app, **cors) if cors is not None else None
         self.allowed_hosts = AllowedHosts(allowed_hosts)
         # A browser on an allowed origin can read why its request was refused.
@@ -257,10 +262,8 @@ class RequestContextMiddleware:
                 await answer_500(send_wrapper, request_id)
         finally:
             request_id_var.reset(log_context)
+            elapsed = time.perf_counter() - start
             if self.request_log is not None:
-                self.request_log.record(
-                    method,
-                    scope["path"],
-                    status,
-                    round((time.perf_counter() - start) * 1000),
-                )
+                self.request_log.record(method, scope["path"], status, round(elapsed * 1000))
+            if self.observe is not None:
+                self.observe(method, scope, status, elapsed)

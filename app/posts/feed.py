@@ -1,6 +1,6 @@
 """The Atom feed (GET /feed.xml): the newest public posts, optionally of one author or one tag.
 
-The rows come from the public list's statement (app.posts.public.published_query), so the feed
+The rows come from the public list's statement (app.posts.public.newest_rows), so the feed
 and GET /posts agree on what is public and on what `tag` means; feedgen writes the XML. What we
 add: stable ids, and a deterministic document — the feed's `updated` is taken from its entries,
 never from the clock, so the same posts give the same bytes and the same ETag (app.api.caching).
@@ -17,7 +17,7 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from app.posts.public import published_query
+from app.posts.public import newest_rows
 
 FEED_SIZE = 20
 MEDIA_TYPE = "application/atom+xml"
@@ -42,8 +42,7 @@ class FeedQuery:
 
 def newest_public(session: Session, query: FeedQuery) -> Sequence[Row[Any]]:
     """The FEED_SIZE newest public posts matching `query`, with their authors, newest first."""
-    rows, _ = published_query(author_id=query.author_id, tag=query.tag)
-    return session.execute(rows.limit(FEED_SIZE)).all()
+    return newest_rows(session, limit=FEED_SIZE, author_id=query.author_id, tag=query.tag)
 
 
 def _xml(text: str) -> str:

@@ -4,8 +4,10 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     Text,
 )
@@ -29,9 +31,17 @@ TagName = String(40).with_variant(
 
 class Post(TimestampMixin, Base):
     __tablename__ = "posts"
-    # The two list queries: published posts newest first, and one author's posts newest first.
+    # The list queries: published posts newest first (all, and one author's: read as a range of
+    # these indexes alone, app/posts/public.py), and one author's posts newest first (/posts/my).
     __table_args__ = (
-        Index("ix_posts_published_published_at", "published", "published_at"),
+        Index("ix_posts_published_published_at_id", "published", "published_at", "id"),
+        Index(
+            "ix_posts_author_id_published_published_at",
+            "author_id",
+            "published",
+            "published_at",
+            "id",
+        ),
         Index("ix_posts_author_id_created_at", "author_id", "created_at"),
         NO_ID_REUSE,
     )
@@ -68,9 +78,50 @@ class PostTag(Base):
     """One tag of one post: what GET /posts?tag= and GET /tags query."""
 
     __tablename__ = "post_tags"
-    __table_args__ = (Index("ix_post_tags_name_post_id", "name", "post_id"),)
+    __table_args__ = (
+        Index("ix_post_tags_name_post_id", "name", "post_id"),
+        Index("ix_post_tags_name_published_at_post_id", "name", "published_at", "post_id"),
+    )
 
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(TagName, primary_key=True)
+    # The post's published_at while it is published, else null (kept by app/posts/counts.py):
+    # one tag's public posts, newest first, are then one range of an index of this table.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class PostCount(Base):
+    """One shard of a public list's post counter (app/posts/counts.py): `kind` "all" (key ""),
+    "author" (key: the author's id) or "tag" (key: the tag name)."""
+
+    __tablename__ = "post_counts"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(TagName, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PostSchedule(Base):
+    """A published post not yet counted, because it was scheduled for later when last written
+    (app/posts/counts.py); `published_at` and `author_id` copy the post's."""
+
+    __tablename__ = "post_schedule"
+    __table_args__ = (Index("ix_post_schedule_published_at", "published_at", "author_id"),)
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author_id: Mapped[int]
+
+
+class PublicVersion(Base):
+    """One shard of the public change counter (app/posts/changes.py): the version is the sum."""
+
+    __tablename__ = "public_version"
+
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -7,14 +7,16 @@ column is the one holding the file's name. tests/test_public_list.py fails if a 
 schemas grow is missing here, and checks the list answers what GET /posts/{id} does.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, exists, select, true
 from sqlalchemy.orm import Session
 
 from app.core.models import utcnow
-from app.core.pagination import PageParams, paginate
+from app.core.pagination import PageParams, count_query, page_of
 from app.core.schemas import Page
+from app.posts import counts, search
 from app.posts.models import Post, PostTag
 from app.posts.schemas import PostWithAuthor
 from app.uploads.storage import public_url
@@ -24,6 +26,8 @@ from app.users.schemas import UserPublic
 # Table columns rather than ORM attributes: rows of a Core statement skip the ORM's loading.
 POSTS, USERS, POST_TAGS = Post.__table__, User.__table__, PostTag.__table__
 AUTHOR_PREFIX = "author__"
+# The column carrying the list's total in each row, when a counter holds it (app/posts/counts.py).
+TOTAL = "list_total__"
 
 POST_COLUMNS = (
     POSTS.c.id,
@@ -59,40 +63,64 @@ def newest_published_first(stmt: Select[Any]) -> Select[Any]:
 
 def is_public() -> ColumnElement[bool]:
     """Published, and not scheduled for later: what anyone may read."""
-    return POSTS.c.published.is_(True) & (POSTS.c.published_at <= utcnow())
+    # `= true`, not `IS TRUE`: MariaDB reads only an equality as a constant prefix of the index
+    # (published, published_at, id), and without one it sorted every visible post per page.
+    return (POSTS.c.published == true()) & (POSTS.c.published_at <= utcnow())
 
 
-def _matching(q: str) -> ColumnElement[bool]:
-    """Case-insensitive substring over title and content; %, _ and the escape char are literal."""
-    needle = q.lower()
-    return or_(
-        func.lower(POSTS.c.title).contains(needle, autoescape=True),
-        func.lower(POSTS.c.content).contains(needle, autoescape=True),
-    )
+@dataclass(frozen=True)
+class PageQuery:
+    """One page of the public list: `rows` (with the total as the column TOTAL when a counter
+    holds it), and `total`, the statement counting when the page cannot tell."""
+
+    rows: Select[Any]
+    total: Select[Any]
+    total_in_rows: bool
 
 
-def tagged(tag: str) -> ColumnElement[bool]:
-    """The post has tag `tag` (normalised): post_tags' (name, post_id) index answers it."""
-    return POSTS.c.id.in_(select(POST_TAGS.c.post_id).where(POST_TAGS.c.name == tag))
-
-
-def published_query(
-    *, author_id: int | None = None, q: str | None = None, tag: str | None = None
-) -> tuple[Select[Any], Select[Any]]:
-    """The public list's statements: a page's rows (each post with its author's public fields,
-    newest first, one statement whatever per_page is) and the posts to count. bench/ceiling.py
-    runs them too, to compare like with like."""
+def _ids(backend: str, *, author_id: int | None, tag: str | None, q: str | None) -> Select[Any]:
+    """The ids of the matching public posts, newest first, from an index alone where one fits:
+    a page is then a short index range, however deep it is, and only its rows are read."""
+    if tag is not None and author_id is None and not q:
+        # post_tags keeps its post's published_at (null unless published): one index range.
+        return (
+            select(POST_TAGS.c.post_id.label("id"))
+            .where(POST_TAGS.c.name == tag, POST_TAGS.c.published_at <= utcnow())
+            .order_by(POST_TAGS.c.published_at.desc(), POST_TAGS.c.post_id.desc())
+        )
     conditions: list[ColumnElement[bool]] = [is_public()]
     if author_id is not None:
         conditions.append(POSTS.c.author_id == author_id)
-    if q:
-        conditions.append(_matching(q))
     if tag is not None:
-        conditions.append(tagged(tag))
+        conditions.append(
+            exists().where(POST_TAGS.c.post_id == POSTS.c.id, POST_TAGS.c.name == tag)
+        )
+    if q:
+        conditions.append(search.matching(q, backend))
+    return newest_published_first(select(POSTS.c.id).where(*conditions))
+
+
+def page_query(
+    backend: str,
+    params: PageParams,
+    *,
+    author_id: int | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+) -> PageQuery:
+    """The public list's statements: a page's rows (each post with its author's public fields,
+    newest first, one statement whatever per_page is) and its total. The page's ids come first
+    (a deferred join), then only those rows are read. bench/ceiling.py runs them too."""
+    ids = _ids(backend, author_id=author_id, tag=tag, q=q)
+    page = ids.limit(params.per_page).offset(params.offset).subquery("page")
+    kept = None if q else counts.total(author_id=author_id, tag=tag)
+    total = select(kept) if kept is not None else count_query(ids)
     rows = select(*POST_COLUMNS, *AUTHOR_COLUMNS).select_from(
-        POSTS.join(USERS, USERS.c.id == POSTS.c.author_id)
+        page.join(POSTS, POSTS.c.id == page.c.id).join(USERS, USERS.c.id == POSTS.c.author_id)
     )
-    return newest_published_first(rows.where(*conditions)), select(POSTS.c.id).where(*conditions)
+    if kept is not None:
+        rows = rows.add_columns(kept.label(TOTAL))
+    return PageQuery(newest_published_first(rows), total, kept is not None)
 
 
 def author_of(row: Row[Any]) -> UserPublic:
@@ -129,13 +157,31 @@ def _post_with_author(row: Row[Any]) -> PostWithAuthor:
     )
 
 
+def newest_rows(
+    session: Session, *, limit: int, author_id: int | None = None, tag: str | None = None
+) -> list[Row[Any]]:
+    """The `limit` newest public posts' rows with their authors (the feed's), through the same
+    index paths as the list's first page."""
+    backend = session.get_bind().dialect.name
+    query = page_query(backend, PageParams(1, limit), author_id=author_id, tag=tag)
+    return list(session.execute(query.rows).all())
+
+
 def list_published(
     session: Session,
     *,
     params: PageParams,
     author_id: int | None = None,
-    q: str | None = None,
     tag: str | None = None,
+    q: str | None = None,
 ) -> Page[PostWithAuthor]:
-    rows, counted = published_query(author_id=author_id, q=q, tag=tag)
-    return paginate(session, rows, params, transform=_post_with_author, count=counted)
+    backend = session.get_bind().dialect.name
+    query = page_query(backend, params, author_id=author_id, tag=tag, q=q)
+    rows = session.execute(query.rows).all()
+    if query.total_in_rows and rows:
+        total = int(rows[0]._mapping[TOTAL])
+    elif params.page == 1 and len(rows) < params.per_page:
+        total = len(rows)  # the first page holds everything there is
+    else:
+        total = int(session.scalar(query.total) or 0)
+    return page_of([_post_with_author(row) for row in rows], total, params)

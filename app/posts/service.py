@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.errors import NotFoundError, PermissionDeniedError
 from app.core.models import utcnow
@@ -37,6 +38,8 @@ def _set_content(post: Post, content: str) -> None:
 
 def _set_tags(session: Session, post: Post, names: list[str]) -> None:
     """`names` as the schema leaves them: normalised, without duplicates (schemas.Tags)."""
+    if post.id is not None and list(names) == post.tags:
+        return
     post.tags = list(names)
     if post.id is not None:
         session.execute(delete(PostTag).where(PostTag.post_id == post.id))
@@ -137,6 +140,9 @@ def get_for_change(session: Session, *, post_id: int, user: User, admin_ok: bool
 
 
 def update_post(session: Session, *, post: Post, data: PostUpdate) -> Post:
+    # Locked and read afresh first: a change computed from an older read would undo another
+    # request's (tags rows rewritten while the tags column kept the other's, counters astray).
+    lock_post(session, post)
     changes = data.model_dump(exclude_unset=True)
     if "title" in changes:
         post.title = changes["title"]
@@ -149,7 +155,12 @@ def update_post(session: Session, *, post: Post, data: PostUpdate) -> Post:
     if "published" in changes or "published_at" in changes:
         published = changes.get("published", post.published)
         _set_publication(post, published, changes.get("published_at"))
-    session.commit()
+    try:
+        session.commit()
+    except StaleDataError:
+        # Deleted by another request since this one loaded it: the UPDATE matched no row.
+        session.rollback()
+        raise NotFoundError(POST_NOT_FOUND) from None
     return post
 
 

@@ -64,3 +64,15 @@ register(NoFileError, 422, "NO_FILE")
 # 422 like every other malformed body here (FastAPI answers broken JSON with 422 too).
 register(FormFieldError, 422, "INVALID_FORM_FIELD")
 register(MalformedMultipartError, 422, "MALFORMED_MULTIPART")
+
+
+class StorageUnavailableError(DomainError):
+    """The object store (STORAGE_BACKEND=s3) did not answer, or refused us: nothing was stored."""
+
+    message = "File storage is unavailable, try again later"
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": "5"})
+
+
+register(StorageUnavailableError, 503, "STORAGE_UNAVAILABLE")

@@ -21,10 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core import metrics
 from app.core.errors import NotFoundError
 from app.core.pagination import PageParams, paginate
 from app.core.schemas import Page
 from app.uploads import guard as guard
+from app.uploads.errors import StorageUnavailableError
 from app.uploads.limits import UploadLimits
 from app.uploads.media import detect, process_image
 from app.uploads.models import Upload, UploadKind
@@ -169,6 +171,8 @@ def _place(
             undo()
         session.commit()
         raise
+    for row, item in pairs:
+        metrics.count_stored(row.kind, item.size)
     remove_files(storage, replaced)
 
 
@@ -179,7 +183,7 @@ def remove_files(storage: Storage, names: Iterable[str | None]) -> None:
             continue
         try:
             storage.delete(name)
-        except OSError:
+        except (OSError, StorageUnavailableError):
             logger.exception("could not remove %s; `python -m app storage-check --fix` will", name)
 
 

@@ -27,7 +27,7 @@ class StorageReport:
 def storage_report(session: Session, storage: Storage) -> StorageReport:
     on_disk = set(storage.names())
     in_db = set(session.scalars(select(Upload.filename)))
-    temporaries = sum(1 for _ in storage.tmp_dir.iterdir()) if hasattr(storage, "tmp_dir") else 0
+    temporaries = sum(1 for _ in storage.tmp_dir.iterdir())
     return StorageReport(sorted(on_disk - in_db), sorted(in_db - on_disk), temporaries)
 
 

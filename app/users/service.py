@@ -39,14 +39,24 @@ def get_user(session: Session, *, user_id: int) -> User:
     return user
 
 
-def create_user(session: Session, *, data: UserCreate, is_admin: bool = False) -> User:
+def create_user(
+    session: Session,
+    *,
+    data: UserCreate,
+    is_admin: bool = False,
+    hooks: AccountHooks | None = None,
+) -> User:
+    """A new account; `hooks` hear of it in its transaction (the welcome mail)."""
     hashed = hash_password(data.password)
     user = User(email=data.email, hashed_password=hashed, name=data.name, is_admin=is_admin)
     session.add(user)
+    if hooks is not None:
+        hooks.on_after_register(user)
     try:
         session.commit()
     except IntegrityError as exc:
         # The unique index decides, so two simultaneous registrations cannot both succeed.
+        # The rollback takes what the hooks recorded with it: no welcome for a refused account.
         session.rollback()
         raise EmailTakenError() from exc
     return user
@@ -54,9 +64,7 @@ def create_user(session: Session, *, data: UserCreate, is_admin: bool = False) -
 
 def register(session: Session, *, data: UserCreate, hooks: AccountHooks) -> User:
     """Sign-up: a new account, reported to `hooks` (the welcome mail)."""
-    user = create_user(session, data=data)
-    hooks.on_after_register(user)
-    return user
+    return create_user(session, data=data, hooks=hooks)
 
 
 def list_users(
@@ -68,7 +76,7 @@ def list_users(
 
 
 def update_profile(session: Session, *, user: User, data: UserUpdate, hooks: AccountHooks) -> User:
-    """Apply a profile change; an email change is reported to `hooks` once committed.
+    """Apply a profile change; an email change is reported to `hooks` in its transaction.
 
     The caller (the route) has already refused API keys for an email change."""
     changes = data.model_dump(exclude_unset=True)
@@ -87,13 +95,14 @@ def update_profile(session: Session, *, user: User, data: UserUpdate, hooks: Acc
         changes.pop("email", None)
     for field, value in changes.items():
         setattr(user, field, value)
+    if changes_email:
+        # In the change's transaction: the mails exist exactly when the change commits.
+        hooks.on_after_email_change(user, old_email=old_email)
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise EmailTakenError("Email already taken") from exc
-    if changes_email:
-        hooks.on_after_email_change(user, old_email=old_email)
     return user
 
 

@@ -34,6 +34,7 @@ from tests.api.recipes_request import (
 )
 from tests.utils.accounts import PASSWORD, bearer, login
 from tests.utils.files import image_bytes
+from tests.utils.s3 import unreachable_storage
 
 
 @dataclass
@@ -92,6 +93,17 @@ def locked_out(ctx: Ctx, method: str, path: str) -> httpx.Response:
 def mail_throttled(ctx: Ctx, method: str, path: str) -> httpx.Response:
     for _ in range(ctx.settings.mail_per_address_per_hour + 1):
         response = ctx.client.post(path, headers=ctx.headers)
+    return response
+
+
+def rate_limited(ctx: Ctx, method: str, path: str) -> httpx.Response:
+    """The limits counted before the body is read: a second request of any shape is over."""
+    ctx.monkeypatch.setattr(ctx.settings, "rate_limit_enabled", True)
+    ctx.monkeypatch.setattr(ctx.settings, "rate_limit_auth", "1/minute")
+    ctx.monkeypatch.setattr(ctx.settings, "rate_limit_uploads", "1/minute")
+    for _ in range(2):
+        response = ctx.client.request(method, concrete(path), headers=ctx.headers)
+    assert int(response.headers["Retry-After"]) > 0
     return response
 
 
@@ -190,6 +202,21 @@ def bad_range(ctx: Ctx, method: str, path: str) -> httpx.Response:
     return ctx.client.get(url.json()["url"], headers={"Range": "bytes=999999-"})
 
 
+def storage_down(ctx: Ctx, method: str, path: str) -> httpx.Response:
+    """The app's object store does not answer: uploads and /files/ answer 503."""
+    working = ctx.app.state.storage
+    ctx.app.state.storage = unreachable_storage(working.tmp_dir)
+    try:
+        if path == "/files/{name}":
+            return ctx.client.get("/files/" + "a" * 32 + ".png")
+        field = "files" if path == "/uploads" else "file"
+        target = own(ctx.client, path, ctx.headers)
+        files = {field: ("a.png", image_bytes("PNG", (2, 2)), "image/png")}
+        return ctx.client.request(method, target, headers=ctx.headers, files=files)
+    finally:
+        ctx.app.state.storage = working
+
+
 def image_too_large(ctx: Ctx, method: str, path: str) -> httpx.Response:
     from bench.decode import rgba_png
 
@@ -281,6 +308,7 @@ RECIPES: dict[tuple[str, str], CtxRecipe] = {
     ("401", "INVALID_CREDENTIALS"): wrong_password,
     ("429", "TOO_MANY_LOGIN_ATTEMPTS"): locked_out,
     ("429", "MAIL_THROTTLED"): mail_throttled,
+    ("429", "RATE_LIMITED"): rate_limited,
     ("400", "INVALID_OR_EXPIRED_TOKEN"): bad_link,
     ("400", "INVALID_CURRENT_PASSWORD"): wrong_current_password,
     ("403", "API_KEY_NOT_ALLOWED"): with_api_key,
@@ -293,6 +321,7 @@ RECIPES: dict[tuple[str, str], CtxRecipe] = {
     ("413", "QUOTA_EXCEEDED"): over_quota,
     ("422", "PASSWORD_TOO_COMMON"): common_password,
     ("503", "DATABASE_UNAVAILABLE"): database_down,
+    ("503", "STORAGE_UNAVAILABLE"): storage_down,
 }
 
 # Documented once for every route (any route can fail unexpectedly); the 500 boundary itself is

@@ -17,13 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from app.auth.lockout import CHECK_DEADLINE
 from app.auth.models import LoginAttempt
 from tests.utils.accounts import PASSWORD
+from tests.utils.cluster import scratch_database as scratch_database_on_test_server
 from tests.utils.servers import free_port, serve
 
 MAX_FAILURES = 5
@@ -36,32 +36,10 @@ class Server:
     login_log: Path
 
 
-def _admin(url: str, statements: list[str]) -> None:
-    """Run statements on the server of `url`, outside any transaction (CREATE DATABASE)."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def scratch_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    shared = os.environ.get("TEST_DATABASE_URL")
-    if not shared:
-        yield f"sqlite:///{tmp_path_factory.mktemp('lockout') / 'server.db'}"
-        return
-    url = make_url(shared)
-    name = f"{url.database}_lockout"
-    drop = f"DROP DATABASE IF EXISTS {name}"
-    create = f"CREATE DATABASE {name}"
-    if url.get_backend_name() in ("mysql", "mariadb"):
-        create += " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    _admin(shared, [drop, create])
-    yield url.set(database=name).render_as_string(hide_password=False)
-    _admin(shared, [drop])
+    with scratch_database_on_test_server(tmp_path_factory.mktemp("lockout"), tag="lockout") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,8 @@ def test_a_page_takes_the_same_statements_whatever_its_size(
         assert response.status_code == 200
         assert len({c["author"]["id"] for c in response.json()["data"]}) == min(per_page, 30)
         counts[per_page] = len(statements)
-    assert counts[2] == counts[30] == counts[50] <= 3, counts
+    # One of them reads the public version first (app/api/page_cache.py).
+    assert counts[2] == counts[30] == counts[50] <= 4, counts
 
 
 @pytest.mark.parametrize("kind", ["draft", "scheduled"])

@@ -134,6 +134,8 @@ def test_env_example_lists_the_new_settings_and_loads(
         "HASH_CONCURRENCY",
         "FIRST_ADMIN_EMAIL",
         "FIRST_ADMIN_PASSWORD",
+        "METRICS_ENABLED",
+        "METRICS_TOKEN",
     ):
         assert f"\n{name}=" in text
         monkeypatch.delenv(name, raising=False)
@@ -143,4 +145,5 @@ def test_env_example_lists_the_new_settings_and_loads(
     assert loaded.hash_concurrency is None and loaded.image_decode_concurrency is None
     assert loaded.first_admin_email is None and loaded.first_admin_password is None
     assert loaded.public_base_url is None
+    assert loaded.metrics_enabled is False and loaded.metrics_token is None
     assert "Cache-Control" in loaded.cors_allow_headers

@@ -18,7 +18,7 @@ from app.users.models import User
 from tests.utils.accounts import PASSWORD
 from tests.utils.db import Borrowed
 from tests.utils.servers import REPO_ROOT
-from tests.utils.settings import run_environment
+from tests.utils.settings import VALUES, run_environment
 
 
 def test_quill_console_script_is_installed() -> None:
@@ -29,7 +29,7 @@ def test_quill_console_script_is_installed() -> None:
 def test_every_command_and_option_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     parser = cli.build_parser()
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert set(commands.choices) == {"serve", "migrate", "create-admin", "storage-check"}
+    assert set(commands.choices) == {"serve", "worker", "migrate", "create-admin", "storage-check"}
     helped = {choice.dest for choice in commands._choices_actions if choice.help}
     assert helped == set(commands.choices)
     for name, command in commands.choices.items():
@@ -47,7 +47,7 @@ def test_serve_listens_where_asked(monkeypatch: pytest.MonkeyPatch, settings: Se
     import uvicorn
 
     calls: list[dict] = []
-    monkeypatch.setattr(cli, "migrate", lambda _args: 0)
+    monkeypatch.setattr(cli, "migrate_apart", lambda _args: None)
     monkeypatch.setattr(uvicorn, "run", lambda _app, **kw: calls.append(kw))
     borrowed = lambda: Borrowed(None)  # noqa: E731
     argv = ["serve", "--host", "0.0.0.0", "--port", "8123"]  # noqa: S104
@@ -153,3 +153,9 @@ def test_first_admin_with_a_weak_password_stops_the_start(db: Session, settings:
     with pytest.raises(SystemExit) as exited:
         cli.ensure_first_admin(db, chosen)
     assert "FIRST_ADMIN" in str(exited.value) and "short" not in str(exited.value)
+
+
+def test_the_worker_without_redis_says_what_it_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings.model_validate({**VALUES, "redis_url": None})
+    assert cli.main(["worker"], settings=settings) == 2
+    assert "REDIS_URL" in capsys.readouterr().err

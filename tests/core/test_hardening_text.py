@@ -142,8 +142,7 @@ def test_upload_description(user_client, storage) -> None:
         assert_rejected(response, "description")
     # Nothing half-written: no row, no stored file, no temporary.
     assert client.get("/uploads", headers=headers).json()["total"] == 0
-    stored = [p for p in storage.root.rglob("*") if p.is_file()]
-    assert stored == []
+    assert list(storage.names()) == [] and list(storage.tmp_dir.iterdir()) == []
     fine = client.post(
         "/uploads/image",
         headers=headers,

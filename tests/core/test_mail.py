@@ -17,6 +17,7 @@ from app.core.config import Settings
 from app.core.mail import frontend_link, send_mail
 from app.users.mails import password_reset_message, verification_message, welcome_message
 from tests.utils.servers import free_port
+from tests.utils.smtp import CollectingHandler, smtp_sink
 
 SMTP_USER = "quill"
 SMTP_PASSWORD = "s3cret-pass"
@@ -32,17 +33,6 @@ def _eml_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.eml"))
 
 
-class CollectingHandler:
-    """An aiosmtpd handler that keeps every envelope it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
 def _authenticator(
     server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:
@@ -56,13 +46,8 @@ def _authenticator(
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Controller, CollectingHandler]]:
-    handler = CollectingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
+    with smtp_sink() as server:
+        yield server
 
 
 @pytest.fixture

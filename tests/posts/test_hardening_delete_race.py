@@ -15,6 +15,7 @@ from app.posts.models import Post
 from app.uploads.models import Upload
 from app.uploads.storage import new_name
 from tests.utils.db import committed_user
+from tests.utils.files import StoreView
 from tests.utils.posts import post_row
 
 
@@ -39,7 +40,7 @@ def test_cover_set_after_loading_is_removed_with_the_post(
         deleting.commit()  # nothing held: the cover lands in between, as an upload would
 
         name = new_name(".png")
-        (storage.root / name).write_bytes(b"cover bytes")
+        (StoreView(storage) / name).write_bytes(b"cover bytes")
         with session_factory() as uploading:
             post = uploading.get(Post, committed_post)
             assert post is not None

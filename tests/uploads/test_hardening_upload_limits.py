@@ -123,15 +123,15 @@ def test_quota_refuses_what_would_pass_it(
     refused = client.post("/uploads", headers=headers, files=[pdf])
     assert refused.status_code == 413, refused.text
     assert refused.json()["code"] == "QUOTA_EXCEEDED"
-    assert rows_of(db, user) == 2 and len(stored(storage.root)) == 2
-    assert temporaries(storage.root) == []
+    assert rows_of(db, user) == 2 and len(stored(storage)) == 2
+    assert temporaries(storage) == []
     # Images count too, avatars included; freeing space lets the next one in.
     avatar = {"file": ("me.png", image_bytes("PNG", (1, 1)), "image/png")}
     assert client.post("/users/me/avatar", headers=headers, files=avatar).status_code == 413
     first = client.get("/uploads", headers=headers).json()["data"][0]["id"]
     assert client.delete(f"/uploads/{first}", headers=headers).status_code == 204
     assert client.post("/users/me/avatar", headers=headers, files=avatar).status_code == 200
-    assert temporaries(storage.root) == []
+    assert temporaries(storage) == []
 
 
 def test_replacing_an_avatar_counts_the_old_one_as_freed(
@@ -187,5 +187,5 @@ def test_concurrent_uploads_cannot_share_the_last_headroom(
     finally:
         event.remove(database.engine, "after_cursor_execute", linger)
     assert statuses == {201: 1, 413: 2}
-    assert len(stored(storage.root)) == 1
-    assert temporaries(storage.root) == []
+    assert len(stored(storage)) == 1
+    assert temporaries(storage) == []

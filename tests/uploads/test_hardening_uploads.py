@@ -17,16 +17,16 @@ from app.posts import service as posts
 from app.posts.models import Post
 from app.posts.schemas import PostCreate
 from app.uploads.models import Upload
-from app.uploads.storage import LocalStorage
+from app.uploads.storage import Storage
 from app.users import service as users
 from app.users.models import User
-from tests.utils.files import image_bytes, rows_of, stored, temporaries
+from tests.utils.files import StoreView, image_bytes, rows_of, stored, temporaries
 
 THREE_IMAGES = [("files", (f"{i}.png", image_bytes("PNG", (300, 200)), "image/png")) for i in "abc"]
 
 
-def nothing_left(db: Session, user: User, storage: LocalStorage) -> None:
-    store = storage.root
+def nothing_left(db: Session, user: User, storage: Storage) -> None:
+    store = StoreView(storage)
     assert temporaries(store) == []
     assert stored(store) == set()
     assert rows_of(db, user) == 0

@@ -11,20 +11,29 @@ from sqlalchemy.orm import Session
 from app.api.deps import get_db
 from app.main import create_app
 from app.uploads.models import Upload
-from app.uploads.storage import LocalStorage
+from app.uploads.storage import Storage
 from tests.utils.accounts import bearer, login
-from tests.utils.files import HTML, PDF, image_bytes, png_bomb, secret_exif, stored, temporaries
+from tests.utils.files import (
+    HTML,
+    PDF,
+    StoreView,
+    image_bytes,
+    png_bomb,
+    secret_exif,
+    stored,
+    temporaries,
+)
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 
 @pytest.fixture
-def store(storage: LocalStorage) -> Path:
+def store(storage: Storage) -> StoreView:
     """This test's upload folder (the `storage` fixture the app is built with)."""
-    return storage.root
+    return StoreView(storage)
 
 
-def test_image_type_comes_from_bytes(user_client, store: Path, db: Session) -> None:
+def test_image_type_comes_from_bytes(user_client, store: StoreView, db: Session) -> None:
     client, user, headers = user_client
     data = image_bytes("PNG")
     response = client.post(
@@ -40,7 +49,7 @@ def test_image_type_comes_from_bytes(user_client, store: Path, db: Session) -> N
     assert body["original_name"] == "evil.html" and body["description"] == "A blue box"
     assert body["url"] == f"/files/{body['filename']}"
     on_disk = store / body["filename"]
-    assert on_disk.is_file() and body["size"] == on_disk.stat().st_size
+    assert on_disk.is_file() and body["size"] == len(on_disk.read_bytes())
     row = db.scalar(select(Upload).where(Upload.id == body["id"]))
     import hashlib
 
@@ -92,7 +101,7 @@ def test_unknown_names_and_path_tricks_are_404(client: TestClient, path: str) ->
     assert response.json()["code"] == "NOT_FOUND"
 
 
-def test_jpeg_metadata_is_stripped(user_client, store: Path) -> None:
+def test_jpeg_metadata_is_stripped(user_client, store: StoreView) -> None:
     client, _user, headers = user_client
     data = image_bytes("JPEG", exif=secret_exif())
     assert b"SECRETCAM" in data
@@ -101,7 +110,7 @@ def test_jpeg_metadata_is_stripped(user_client, store: Path) -> None:
     ).json()
     written = (store / body["filename"]).read_bytes()
     assert b"SECRETCAM" not in written
-    with Image.open(store / body["filename"]) as im:
+    with Image.open((store / body["filename"]).open()) as im:
         assert im.format == "JPEG" and len(im.getexif()) == 0 and "exif" not in im.info
 
 
@@ -116,7 +125,7 @@ def test_gif_and_webp_accepted(user_client, fmt: str, mime: str) -> None:
     assert response.status_code == 201 and response.json()["content_type"] == mime
 
 
-def test_pdf_only_through_general_uploads(user_client, store: Path) -> None:
+def test_pdf_only_through_general_uploads(user_client, store: StoreView) -> None:
     client, _user, headers = user_client
     refused = client.post(
         "/uploads/image", headers=headers, files={"file": ("doc.pdf", PDF, "application/pdf")}
@@ -143,7 +152,7 @@ def test_pdf_only_through_general_uploads(user_client, store: Path) -> None:
     ],
 )
 def test_refused_files_leave_nothing(
-    user_client, store: Path, db: Session, name: str, data: bytes, status: int, code: str
+    user_client, store: StoreView, db: Session, name: str, data: bytes, status: int, code: str
 ) -> None:
     client, user, headers = user_client
     before = stored(store)
@@ -157,7 +166,7 @@ def test_refused_files_leave_nothing(
     assert db.scalar(select(Upload).where(Upload.owner_id == user.id)) is None
 
 
-def test_decompression_bomb_is_refused(user_client, store: Path, tmp_path: Path) -> None:
+def test_decompression_bomb_is_refused(user_client, store: StoreView, tmp_path: Path) -> None:
     client, _user, headers = user_client
     bomb = png_bomb(tmp_path / "bomb.png", 20000, 20000).read_bytes()
     before = stored(store)
@@ -169,7 +178,7 @@ def test_decompression_bomb_is_refused(user_client, store: Path, tmp_path: Path)
 
 
 def test_eleven_files_refused_and_batches_are_all_or_nothing(
-    user_client, store: Path, db: Session
+    user_client, store: StoreView, db: Session
 ) -> None:
     client, user, headers = user_client
     png = image_bytes("PNG")
@@ -222,7 +231,7 @@ def test_form_field_rules(user_client) -> None:
     )
 
 
-def test_declared_body_over_the_route_limit_is_413(user_client, store: Path) -> None:
+def test_declared_body_over_the_route_limit_is_413(user_client, store: StoreView) -> None:
     client, _user, headers = user_client
     before = stored(store)
     big = client.post(
@@ -242,7 +251,7 @@ def test_declared_body_over_the_route_limit_is_413(user_client, store: Path) -> 
 
 
 def test_body_limits_follow_the_settings_of_the_app_serving(
-    db: Session, database, settings, storage: LocalStorage, make_user
+    db: Session, database, settings, storage: Storage, make_user
 ) -> None:
     """The upload routes are built at import; their limits are the serving app's
     MAX_UPLOAD_BYTES, read when the request arrives, not the process's settings."""
@@ -267,10 +276,10 @@ def test_body_limits_follow_the_settings_of_the_app_serving(
             content=b"x" * 200_000,
         )
         assert declared.status_code == 413 and declared.json()["code"] == "FILE_TOO_LARGE"
-    assert stored(storage.root) == set() and temporaries(storage.root) == []
+    assert stored(storage) == set() and temporaries(storage) == []
 
 
-def test_list_and_delete_own_uploads(client: TestClient, make_user, store: Path) -> None:
+def test_list_and_delete_own_uploads(client: TestClient, make_user, store: StoreView) -> None:
     alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
     alice_h = bearer(login(client, alice.email)["access_token"])
     bob_h = bearer(login(client, bob.email)["access_token"])

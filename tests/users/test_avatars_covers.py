@@ -9,7 +9,7 @@ from app import cli as cli
 from app.uploads.models import Upload
 from tests.utils.accounts import bearer, login
 from tests.utils.db import Borrowed
-from tests.utils.files import image_bytes, stored, temporaries
+from tests.utils.files import StoreView, image_bytes, stored, temporaries
 
 
 def upload_avatar(client: TestClient, headers: dict, size=(1600, 800)):
@@ -26,11 +26,11 @@ def name_of(url: str) -> str:
 
 def test_avatar_set_replace_remove(user_client, settings, db: Session, storage) -> None:
     client, user, headers = user_client
-    store = storage.root
+    store = StoreView(storage)
     first = upload_avatar(client, headers)
     assert first.status_code == 200, first.text
     first_url = first.json()["avatar_url"]
-    with Image.open(store / name_of(first_url)) as im:
+    with Image.open((store / name_of(first_url)).open()) as im:
         assert im.size == (512, 256)
     second = upload_avatar(client, headers).json()["avatar_url"]
     assert second != first_url
@@ -54,7 +54,7 @@ def test_avatar_set_replace_remove(user_client, settings, db: Session, storage) 
 
 def test_bad_avatar_keeps_the_old_one(user_client, settings, storage) -> None:
     client, _user, headers = user_client
-    store = storage.root
+    store = StoreView(storage)
     url = upload_avatar(client, headers).json()["avatar_url"]
     refused = client.post(
         "/users/me/avatar", headers=headers, files={"file": ("x.png", b"<svg/>", "image/png")}
@@ -67,7 +67,7 @@ def test_bad_avatar_keeps_the_old_one(user_client, settings, storage) -> None:
 def test_cover_author_only_and_removed_with_post(
     client: TestClient, make_user, settings, storage
 ) -> None:
-    store = storage.root
+    store = StoreView(storage)
     alice, bob = make_user("alice@example.com"), make_user("bob@example.com")
     admin = make_user("admin@example.com", is_admin=True)
     alice_h = bearer(login(client, alice.email)["access_token"])
@@ -88,7 +88,7 @@ def test_cover_author_only_and_removed_with_post(
     first = set_cover(alice_h)
     assert first.status_code == 200
     first_url = first.json()["cover_image_url"]
-    with Image.open(store / name_of(first_url)) as im:
+    with Image.open((store / name_of(first_url)).open()) as im:
         assert im.size == (1920, 480)
     second_url = set_cover(alice_h).json()["cover_image_url"]
     assert not (store / name_of(first_url)).exists() and (store / name_of(second_url)).exists()
@@ -101,7 +101,7 @@ def test_cover_author_only_and_removed_with_post(
 def test_deleting_a_user_removes_their_files(
     client: TestClient, make_user, settings, db, storage
 ) -> None:
-    store = storage.root
+    store = StoreView(storage)
     user = make_user("files@example.com")
     headers = bearer(login(client, user.email)["access_token"])
     before = stored(store)
@@ -127,7 +127,7 @@ def test_storage_check_reports_and_fixes(
     user_client, settings, db: Session, monkeypatch, capsys, storage
 ) -> None:
     client, _user, headers = user_client
-    store = storage.root
+    store = StoreView(storage)
 
     def borrowed() -> Borrowed:
         return Borrowed(db)
@@ -162,7 +162,7 @@ def test_failed_move_leaves_no_row_and_no_dangling_avatar(
     user_client, db: Session, monkeypatch, storage
 ):
     client, user, headers = user_client
-    store = storage.root
+    store = StoreView(storage)
     upload_avatar(client, headers)
 
     def broken_save(src, name):

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.uploads.models import Upload
+from app.uploads.storage import Storage
 from app.users.models import User
 
 PDF = b"%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n"
@@ -53,12 +54,57 @@ def secret_exif(orientation: int = 1) -> Image.Exif:
     return exif
 
 
-def stored(store: Path) -> set[str]:
-    return {p.name for p in store.iterdir() if p.is_file()}
+class StoredFile:
+    """One stored name in any storage, read and changed the way the tests used to on disk."""
+
+    def __init__(self, storage: Storage, name: str) -> None:
+        self.storage, self.name = storage, name
+
+    def exists(self) -> bool:
+        return self.storage.exists(self.name)
+
+    is_file = exists
+
+    def read_bytes(self) -> bytes:
+        with self.storage.open(self.name) as handle:
+            return handle.read()
+
+    def open(self) -> io.BytesIO:
+        return io.BytesIO(self.read_bytes())
+
+    def write_bytes(self, data: bytes) -> None:
+        """Store `data` under the name behind the database's back (a stray, a stand-in)."""
+        src = self.storage.temp_file()
+        src.write_bytes(data)
+        self.storage.save(src, self.name)
+
+    def unlink(self) -> None:
+        """Remove the file behind the database's back (a lost file)."""
+        self.storage.delete(self.name)
 
 
-def temporaries(store: Path) -> list[Path]:
-    return list((store / ".tmp").iterdir()) if (store / ".tmp").exists() else []
+class StoreView:
+    """A storage seen as a folder: `store / name` is a `StoredFile`, local disk or S3 alike."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def __truediv__(self, name: str) -> StoredFile:
+        return StoredFile(self.storage, name)
+
+
+def _storage(store: "Storage | StoreView") -> Storage:
+    return store.storage if isinstance(store, StoreView) else store
+
+
+def stored(store: "Storage | StoreView") -> set[str]:
+    """Every stored name (not the temporaries)."""
+    return set(_storage(store).names())
+
+
+def temporaries(store: "Storage | StoreView") -> list[Path]:
+    tmp_dir = _storage(store).tmp_dir
+    return list(tmp_dir.iterdir()) if tmp_dir.exists() else []
 
 
 def rows_of(db: Session, user: User) -> int:

@@ -21,6 +21,9 @@ VALUES: dict[str, str] = {
     "mail_backend": "file",
     "mail_dir": str(TMP / "mail"),
     "cors_origins": "http://localhost:3000",
+    # Tests log in and upload far more often than a person; tests/core/test_rate_limits.py
+    # turns the limits on.
+    "rate_limit_enabled": "false",
 }
 
 

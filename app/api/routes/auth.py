@@ -6,7 +6,14 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.orm import Session
 
-from app.api.deps import NO_STORE, AccountMailDep, CurrentUser, SessionDep, SettingsDep
+from app.api.deps import (
+    NO_STORE,
+    AccountMailDep,
+    CurrentUser,
+    JobsDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.api.documented import CALLER, DATABASE, JSON_BODY
 from app.auth import links as account_links
 from app.auth import service as auth
@@ -29,13 +36,14 @@ from app.auth.schemas import (
 )
 from app.core.config import Settings
 from app.core.errors import DomainError, documented
-from app.core.logs import log_login_attempt
+from app.core.ratelimit import RateLimitedError
 from app.core.schemas import Accepted
 from app.core.text import (
     GivenPassword,
     LoginEmail,
     SingleLine,
 )
+from app.jobs.queue import Jobs
 from app.users import service as users
 from app.users.errors import EmailTakenError
 from app.users.models import User
@@ -65,21 +73,21 @@ class PasswordForm(BaseModel):
 def _login(
     session: Session,
     settings: Settings,
+    jobs: Jobs,
     background: BackgroundTasks,
     request: Request,
     email: str,
     password: str,
 ) -> User:
     ip = request.client.host if request.client else None
-    log_file = settings.login_log_file
     try:
         user = auth.authenticate(session, settings=settings, email=email, password=password, ip=ip)
     except DomainError as exc:
         outcome = "LOCKED" if isinstance(exc, TooManyLoginAttemptsError) else "FAILED"
-        background.add_task(log_login_attempt, log_file, outcome, email.lower(), ip)
+        jobs.login_attempt(background, outcome, email.lower(), ip)
         exc.background = background
         raise
-    background.add_task(log_login_attempt, log_file, "SUCCESS", user.email, ip)
+    jobs.login_attempt(background, "SUCCESS", user.email, ip)
     return user
 
 
@@ -87,7 +95,9 @@ def _login(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPrivate,
-    responses=documented(EmailTakenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE),
+    responses=documented(
+        EmailTakenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE, RateLimitedError
+    ),
     summary="Create an account",
     description="A welcome email is sent in the background. `409 EMAIL_TAKEN` if registered.",
 )
@@ -98,7 +108,9 @@ def register(body: UserCreate, session: SessionDep, hooks: AccountMailDep) -> Us
 @router.post(
     "/login",
     response_model=LoginResponse,
-    responses=documented(InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE),
+    responses=documented(
+        InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE, RateLimitedError
+    ),
     dependencies=[NO_STORE],
     summary="Log in with email and password",
     description=(
@@ -110,10 +122,11 @@ def login(
     body: LoginRequest,
     session: SessionDep,
     settings: SettingsDep,
+    jobs: JobsDep,
     background: BackgroundTasks,
     request: Request,
 ) -> LoginResponse:
-    user = _login(session, settings, background, request, body.email, body.password)
+    user = _login(session, settings, jobs, background, request, body.email, body.password)
     tokens = auth.issue_tokens(session, settings=settings, user=user)
     return LoginResponse(
         access_token=tokens.access_token,
@@ -126,7 +139,9 @@ def login(
 @router.post(
     "/token",
     response_model=OAuth2Token,
-    responses=documented(InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE),
+    responses=documented(
+        InvalidCredentialsError, TooManyLoginAttemptsError, *JSON_BODY, *DATABASE, RateLimitedError
+    ),
     dependencies=[NO_STORE],
     summary="OAuth2 password flow (the /docs Authorize button)",
     description="Form fields `username` (the email) and `password`. Answers an access token only.",
@@ -135,17 +150,18 @@ def token(
     form: Annotated[PasswordForm, Form()],
     session: SessionDep,
     settings: SettingsDep,
+    jobs: JobsDep,
     background: BackgroundTasks,
     request: Request,
 ) -> OAuth2Token:
-    user = _login(session, settings, background, request, form.username, form.password)
+    user = _login(session, settings, jobs, background, request, form.username, form.password)
     return OAuth2Token(access_token=auth.access_token_only(session, settings=settings, user=user))
 
 
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    responses=documented(InvalidTokenError, *JSON_BODY, *DATABASE),
+    responses=documented(InvalidTokenError, *JSON_BODY, *DATABASE, RateLimitedError),
     dependencies=[NO_STORE],
     summary="Trade a refresh token for a new pair",
     description=(
@@ -165,7 +181,7 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(*JSON_BODY, *DATABASE),
+    responses=documented(*JSON_BODY, *DATABASE, RateLimitedError),
     summary="End the session of a refresh token",
     description="Always 204: an unknown or already-ended token leaves nothing to end. The "
     "session's access tokens stop working at once.",
@@ -179,7 +195,7 @@ def logout(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> 
     "/forgot-password",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=documented(*JSON_BODY, *DATABASE),
+    responses=documented(*JSON_BODY, *DATABASE, RateLimitedError),
     summary="Mail a password reset link",
     description="202 whether or not the email is registered, so it reveals nothing.",
 )
@@ -193,7 +209,9 @@ def forgot_password(
 @router.post(
     "/reset-password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(InvalidActionTokenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE),
+    responses=documented(
+        InvalidActionTokenError, *JSON_BODY, "PASSWORD_TOO_COMMON", *DATABASE, RateLimitedError
+    ),
     summary="Set a new password with a reset token",
     description=(
         "The token is single-use, expires in 30 minutes and is good for nothing else. Every "
@@ -214,7 +232,7 @@ def reset_password(
     "/verify-email/request",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=documented(*CALLER, MailThrottledError, *DATABASE),
+    responses=documented(*CALLER, MailThrottledError, *DATABASE, RateLimitedError),
     summary="Mail a verification link to your address",
     description="At most `MAIL_PER_ADDRESS_PER_HOUR` mails an hour to one address; then "
     "`429 MAIL_THROTTLED` with `Retry-After`.",
@@ -229,7 +247,7 @@ def request_verification(
 @router.post(
     "/verify-email",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(InvalidActionTokenError, *JSON_BODY, *DATABASE),
+    responses=documented(InvalidActionTokenError, *JSON_BODY, *DATABASE, RateLimitedError),
     summary="Confirm an email address with its token",
     description="The token is void once the account's email changes.",
 )

@@ -75,6 +75,7 @@ function reactionTo(error: ErrorResponse): Reaction {
     case 'TOO_MANY_LOGIN_ATTEMPTS':
     case 'TOO_MANY_REQUESTS':
     case 'MAIL_THROTTLED':
+    case 'RATE_LIMITED':
       return 'slow-down';
     case 'FILE_TOO_LARGE':
     case 'IMAGE_TOO_LARGE':
@@ -88,6 +89,7 @@ function reactionTo(error: ErrorResponse): Reaction {
       return 'not-allowed';
     case 'SERVICE_UNAVAILABLE':
     case 'DATABASE_UNAVAILABLE':
+    case 'STORAGE_UNAVAILABLE':
       return 'retry-later';
     case 'NOT_FOUND':
     case 'CONFLICT':

@@ -1,0 +1,1 @@
+"""Background work: mail and the login log, run after the response (inline) or by a job queue."""
