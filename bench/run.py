@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` and `app` i
 
 from sqlalchemy import create_engine, text
 
-from bench import checks, decode, report, s3, scale, scaling, seed, servers, wrk
+from bench import checks, decode, pool, report, s3, scale, scaling, seed, servers, wrk
 from bench.report import Row
 
 ID_SAMPLE = 1_000
@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-checks", action="store_true", help="skip flood and upload checks")
     parser.add_argument(
         "--checks-only",
-        help="comma-separated checks (flood, uploads, decode, s3, scaling) to run, without the "
-        "scenarios",
+        help="comma-separated checks (flood, uploads, decode, s3, scaling, pool) to run, "
+        "without the scenarios",
     )
     parser.add_argument("--posts", type=int, default=seed.POSTS, help="posts to seed")
     parser.add_argument(
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 items = scenarios(data, tokens["access_token"])
                 if args.only:
                     items = [s for s in items if s.key in args.only.split(",")]
-                wanted = {"flood", "uploads", "decode", "s3", "scaling"}
+                wanted = {"flood", "uploads", "decode", "s3", "scaling", "pool"}
                 if args.checks_only:
                     items, wanted = [], set(args.checks_only.split(","))
                 elif args.no_checks:
@@ -287,6 +287,12 @@ def main(argv: list[str] | None = None) -> int:
                     found += decode.decode_memory(credentials(data), data.url, workdir, server_cpu)
                 if "s3" in wanted:
                     found += s3.s3_upload(credentials(data), data.url, workdir, server_cpu)
+                if "pool" in wanted:
+                    post = next(s for s in scenarios(data, "") if s.key == "post")
+                    found += pool.churn(
+                        quill, post.path, data.url, script=post.script, lua_env=post.lua_env,
+                        duration=args.duration, warmup=args.warmup, cpu=client_cpu,
+                    )  # fmt: skip
                 if "scaling" in wanted:
                     every = scenarios(data, tokens["access_token"])
                     if args.only:

@@ -81,6 +81,7 @@ def measure(
     placed = cores(cpus)
     chosen = [s for s in items if s.key in KEYS]
     rows: dict[str, tuple[Row, Row]] = {}
+    supervisor = ""
     if not chosen:
         return rows, placed.note
     started: list[Server] = []
@@ -98,6 +99,8 @@ def measure(
             probe="/health",
         )
         started.append(two)
+        # The supervisor only watches its workers: it should hold little (it migrates in a child).
+        supervisor = f"; the {WORKERS}-worker supervisor's RSS: {two.rss_kib() / 1024:.0f} MiB"
         for scenario in chosen:
             pair = (
                 Row(scenario.key, f"{scenario.label}, 1 worker", None),
@@ -119,7 +122,7 @@ def measure(
     finally:
         for server in started:
             server.stop()
-    return rows, placed.note
+    return rows, placed.note + supervisor
 
 
 def _wrk(

@@ -48,6 +48,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.core.database import LOCKS
@@ -79,7 +80,25 @@ def _add(conn: Connection, deltas: Counter[Key]) -> None:
         where = (COUNTS.c.kind == kind) & (COUNTS.c.key == key) & (COUNTS.c.shard == shard)
         done = conn.execute(update(PostCount).where(where).values(n=COUNTS.c.n + delta))
         if done.rowcount == 0:
-            conn.execute(insert(PostCount).values(kind=kind, key=key, shard=shard, n=delta))
+            conn.execute(_upsert(conn.dialect.name, kind=kind, key=key, shard=shard, n=delta))
+
+
+def _upsert(backend: str, **row: Any) -> Any:
+    """An INSERT that adds to the row instead when another transaction inserted it since our
+    UPDATE found none (on PostgreSQL that UPDATE does not see, nor wait for, an uncommitted
+    insert; a plain INSERT would then fail on the primary key once the other commits)."""
+    if backend == "postgresql":
+        pg = postgresql.insert(PostCount).values(**row)
+        return pg.on_conflict_do_update(
+            index_elements=["kind", "key", "shard"], set_={"n": COUNTS.c.n + pg.excluded.n}
+        )
+    if backend == "sqlite":
+        lite = sqlite.insert(PostCount).values(**row)
+        return lite.on_conflict_do_update(
+            index_elements=["kind", "key", "shard"], set_={"n": COUNTS.c.n + lite.excluded.n}
+        )
+    my = mysql.insert(PostCount).values(**row)
+    return my.on_duplicate_key_update(n=COUNTS.c.n + my.inserted.n)
 
 
 def _locked(stmt: Any, *, skip_locked: bool = False) -> Any:

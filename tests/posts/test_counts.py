@@ -3,7 +3,9 @@ publishes, unpublishes, schedules, tag changes, deletes and account deletions, s
 once on separate sessions, every counter-derived total equals count(*) of the visible rows."""
 
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
@@ -13,7 +15,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import Engine, delete, exists, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,7 +24,7 @@ from app.core.errors import NotFoundError
 from app.core.models import utcnow
 from app.posts import counts
 from app.posts import service as posts
-from app.posts.models import Post, PostSchedule, PostTag
+from app.posts.models import Post, PostCount, PostSchedule, PostTag
 from app.posts.schemas import PostCreate, PostUpdate
 from app.uploads.storage import LocalStorage
 from app.users import service as users
@@ -197,3 +199,37 @@ def test_tags_set_again_unchanged_keep_the_copy_of_published_at(
 
 def counts_total(session: Session, *, tag: str) -> int:
     return int(session.scalar(select(counts.total(tag=tag))) or 0)
+
+
+def test_two_transactions_creating_one_counter_row_both_count(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first post of a tag, published by two transactions at once: each finds no counter
+    row and creates it. The second must add to the first's row, not fail on its key."""
+    monkeypatch.setattr(counts.random, "randrange", lambda _n: 0)
+    key = ("tag", f"race-{uuid4().hex[:8]}")
+    first_inserted, errors = threading.Event(), []
+
+    def second() -> None:
+        first_inserted.wait()
+        try:
+            with engine.begin() as conn:
+                counts._add(conn, Counter({key: 1}))
+        except Exception as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    try:
+        with engine.begin() as conn:
+            counts._add(conn, Counter({key: 1}))
+            first_inserted.set()
+            time.sleep(0.5)  # the second now waits on (or has missed) this uncommitted row
+        thread.join(timeout=30)
+        assert errors == []
+        with engine.connect() as conn:
+            total = conn.scalar(select(counts.total(tag=key[1])))
+        assert total == 2
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(PostCount).where(PostCount.key == key[1]))
