@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from app.api import docs, documented
 from app.api import metrics as metrics_route
 from app.api.documented import document_every_answer_headers
+from app.api.public_pages import PublicPageMiddleware
 from app.api.routes import health, router_modules
 from app.core import errors, metrics
 from app.core.config import Settings, get_settings
@@ -145,8 +146,11 @@ def create_app(
     app.state.jobs = jobs_for(settings, app.state.mailer)
     errors.install_handlers(app)
 
-    # Innermost of ours: it counts by the client address TrustedProxyMiddleware believed, and
-    # its 429 gets the request id and headers of RequestContextMiddleware.
+    # Innermost of ours: a kept public page goes out before routing, with every header the
+    # layers outside give any answer (app/api/public_pages.py).
+    app.add_middleware(PublicPageMiddleware)
+    # It counts by the client address TrustedProxyMiddleware believed, and its 429 gets the
+    # request id and headers of RequestContextMiddleware.
     app.add_middleware(
         RateLimitMiddleware, limiter=limiter, settings=settings, limits=documented.RATE_LIMITS
     )

@@ -56,7 +56,7 @@ async def const() -> JSONResponse:
 def posts(page: int = 1, per_page: int = 10) -> JSONResponse:
     query = page_query(ENGINE.dialect.name, PageParams(page, per_page))
     with ENGINE.connect() as conn:
-        result = conn.execute(query.rows)
+        result = conn.execute(query.rows, query.parameters)
         keys = list(result.keys())
         rows = result.all()
         if query.total_in_rows and rows:
@@ -65,7 +65,7 @@ def posts(page: int = 1, per_page: int = 10) -> JSONResponse:
         elif page == 1 and len(rows) < per_page:
             total = len(rows)
         else:
-            total = conn.scalar(query.total) or 0
+            total = conn.scalar(query.total, query.parameters) or 0
     return JSONResponse(page_json(keys, rows, total, page, per_page))
 
 

@@ -124,16 +124,21 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 async def versioned(request: Request, handler: Handler) -> Response:
     """An anonymous public read: 304 or a cached page after one statement, else rendered and
-    kept (app/api/page_cache.py)."""
-    marker = await page_cache.read_marker(request)
+    kept (app/api/page_cache.py; app/api/public_pages.py answers most hits before routing)."""
+    scope = request.scope
+    marker = scope.pop(page_cache.MARKER_KEY, None)
+    if marker is None:
+        marker = await page_cache.read_marker(request.app)
     headers = cache_headers(request, etag_of(page_cache.versioned_seed(request, marker)))
     if matches(request, headers["ETag"]):
         return not_modified(headers)
     pages = page_cache.pages_of(request.app)
-    key = (str(request.url), marker)
-    cached = pages.get(key)
+    url = page_cache.url_key(scope, page_cache.host_of(scope))
+    cached = pages.get(url, marker)
     if cached is not None:
-        return cached
+        response = Response(content=cached.body)
+        response.raw_headers = list(cached.headers)
+        return response
     response = await handler(request)
     body = getattr(response, "body", None)
     if response.status_code != 200 or not isinstance(body, bytes) or response.background:
@@ -142,7 +147,15 @@ async def versioned(request: Request, handler: Handler) -> Response:
     response.headers.update(headers)
     if vary:
         response.headers["Vary"] = f"{vary}, {VARY}"
-    pages.put(key, body, response.raw_headers)
+    page = page_cache.Page(
+        marker=marker,
+        body=body,
+        headers=tuple(response.raw_headers),
+        etag=headers["ETag"],
+        not_modified=tuple(not_modified(headers).raw_headers),
+        route=scope.get("route"),
+    )
+    pages.put(url, page)
     return response
 
 

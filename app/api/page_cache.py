@@ -6,7 +6,8 @@ the full URL and the app's version and public base URL, so it changes whenever a
 answer shows may have changed, and is the same on every worker and host. A matching
 `If-None-Match` is answered 304 with no query run. Otherwise the rendered 200 of that URL at
 that marker may already be in this process's cache: its bytes are sent again. Otherwise the
-handler runs and its answer is kept.
+handler runs and its answer is kept. Once a URL has a kept page, PublicPageMiddleware
+(app/api/public_pages.py) answers these before routing; the route does the same for the rest.
 
 Every worker reads the marker from the database on every request, so a write committed through
 one worker is seen by the next read on any other: its marker differs, so its key does too.
@@ -16,18 +17,20 @@ key here is a database value read before the handler, and the cache must never s
 rendered before a change that committed since.
 
 Bounds: at most MAX_ENTRIES pages and MAX_BYTES of bodies per app instance; a body larger than
-MAX_ENTRY_BYTES is not kept. Least recently used pages go first.
+MAX_ENTRY_BYTES is not kept. Least recently used pages go first; a URL keeps one page, that of
+the newest marker.
 """
 
 from collections import OrderedDict
 from collections.abc import Generator
 from contextlib import aclosing, closing
+from dataclasses import dataclass
 from typing import Any, cast
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from app.api.deps import get_current_user, get_db
 from app.core.config import Settings
@@ -37,13 +40,31 @@ from app.posts import changes
 MAX_ENTRIES = 512
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ENTRY_BYTES = 1024 * 1024
+# Where the marker read for a request travels from PublicPageMiddleware to the route, so a miss
+# reads it once.
+MARKER_KEY = "quill.public_marker"
 
-Key = tuple[str, changes.Marker]
-Page = tuple[bytes, tuple[tuple[bytes, bytes], ...]]
+# What a URL is kept under: everything Request.url is made of, so one key is one URL.
+UrlKey = tuple[Any, ...]
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A rendered 200 at one marker: its body and raw headers, and the raw headers of the 304
+    that replaces it; `route` is what routing put in the scope (the metrics label it)."""
+
+    marker: changes.Marker
+    body: bytes
+    headers: RawHeaders
+    etag: str = ""
+    not_modified: RawHeaders = ()
+    route: Any = None
 
 
 class PageCache:
-    """A bounded LRU of rendered 200s: body and raw headers, keyed by (URL, marker)."""
+    """A bounded LRU of rendered 200s, one per URL: the page of its newest marker seen (an older
+    marker never comes back, so its page could never be served again)."""
 
     def __init__(
         self,
@@ -54,30 +75,35 @@ class PageCache:
     ) -> None:
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self.max_entry_bytes = max_entry_bytes
-        self.pages: OrderedDict[Key, Page] = OrderedDict()
+        self.pages: OrderedDict[UrlKey, Page] = OrderedDict()
         self.size = 0
 
-    def get(self, key: Key) -> Response | None:
-        page = self.pages.get(key)
-        if page is None:
-            return None
-        self.pages.move_to_end(key)
-        body, headers = page
-        response = Response(content=body)
-        response.raw_headers = list(headers)
-        return response
+    def known(self, url: UrlKey) -> bool:
+        """Whether a public read of `url` was kept (at some marker): only then is the marker
+        worth reading before routing."""
+        return url in self.pages
 
-    def put(self, key: Key, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-        if len(body) > self.max_entry_bytes:
+    def get(self, url: UrlKey, marker: changes.Marker) -> Page | None:
+        page = self.pages.get(url)
+        if page is None or page.marker != marker:
+            return None
+        self.pages.move_to_end(url)
+        return page
+
+    def put(self, url: UrlKey, page: Page) -> None:
+        if len(page.body) > self.max_entry_bytes:
             return
-        old = self.pages.pop(key, None)
+        old = self.pages.get(url)
         if old is not None:
-            self.size -= len(old[0])
-        self.pages[key] = (body, tuple(headers))
-        self.size += len(body)
+            if old.marker > page.marker:
+                return  # rendered before a change another request has already kept
+            del self.pages[url]
+            self.size -= len(old.body)
+        self.pages[url] = page
+        self.size += len(page.body)
         while len(self.pages) > self.max_entries or self.size > self.max_bytes:
-            _, (dropped, _) = self.pages.popitem(last=False)
-            self.size -= len(dropped)
+            _, dropped = self.pages.popitem(last=False)
+            self.size -= len(dropped.body)
 
 
 def pages_of(app: FastAPI) -> PageCache:
@@ -88,25 +114,45 @@ def pages_of(app: FastAPI) -> PageCache:
     return cache
 
 
+def url_key(scope: Scope, host: bytes | None) -> UrlKey:
+    """The key of the URL Request.url would build from `scope` (`host`: its Host header)."""
+    return (
+        scope["scheme"],
+        host if host is not None else scope.get("server"),
+        scope.get("root_path", ""),
+        scope["path"],
+        scope["query_string"],
+    )
+
+
+def host_of(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return cast(bytes, value)
+    return None
+
+
 def requires_user(dependant: Dependant) -> bool:
     """Whether the route answers only callers with credentials (then it is never versioned)."""
     return any(sub.call is get_current_user or requires_user(sub) for sub in dependant.dependencies)
 
 
-async def read_marker(request: Request) -> changes.Marker:
+async def read_marker(app: FastAPI) -> changes.Marker:
     """The public version marker, read through the session the handler would get."""
-    override = request.app.dependency_overrides.get(get_db)
+    override = app.dependency_overrides.get(get_db)
     if override is None:
-        # A bare connection, not a session: this is the whole cost of a 304 or a cached page.
-        engine: Engine | None = getattr(request.app.state, "public_version_engine", None)
-        if engine is None:
-            database = cast(Database, request.app.state.database)
-            engine = request.app.state.public_version_engine = for_requests(database.engine)
-        if engine.dialect.name == "sqlite":
+        # A pooled DBAPI cursor, not a session: this is the whole cost of a 304 or a cached page.
+        reader: changes.MarkerReader | None = getattr(app.state, "public_marker_reader", None)
+        if reader is None:
+            database = cast(Database, app.state.database)
+            reader = app.state.public_marker_reader = changes.MarkerReader(
+                for_requests(database.engine)
+            )
+        if reader.engine.dialect.name == "sqlite":
             # A WAL reader never waits for writers, and one indexed read of a local file takes
             # less than the hop to a worker thread would; a server's round trip takes more.
-            return _read_on(engine)
-        return await run_in_threadpool(_read_on, engine)
+            return reader()
+        return await run_in_threadpool(reader)
     # A test lends its own session (tests/conftest.py); read what the handler will read.
     provider: Any = override()
     if isinstance(provider, Generator):
@@ -116,11 +162,6 @@ async def read_marker(request: Request) -> changes.Marker:
     async with aclosing(provider):
         session = await anext(provider)
         return await read_in_thread(session, changes.read_marker, session)
-
-
-def _read_on(engine: Engine) -> changes.Marker:
-    with engine.connect() as conn:
-        return changes.read_marker(conn)
 
 
 def versioned_seed(request: Request, marker: changes.Marker) -> bytes:

@@ -21,9 +21,21 @@ writes (bulk loads) call `bump` themselves (counts.rebuild does).
 """
 
 import random
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, event, func, insert, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from app.comments.models import Comment
@@ -115,6 +127,63 @@ MARKER = marker_query()
 def read_marker(session: Session | Connection) -> Marker:
     row = session.execute(MARKER, {"now": utcnow()}).one()
     return int(row[0]), int(row[1])
+
+
+class MarkerReader:
+    """`read_marker` on a DBAPI cursor of `engine`'s pool, for the reads that run it alone (a 304
+    or a cached page costs little else): the statement compiled once for the engine's dialect,
+    `:now` turned into what the driver takes by the column type's own bind processor. The pool
+    still checks the connection out and resets it on return, as Connection does.
+
+    A driver error goes back through SQLAlchemy: a lost connection is invalidated, and the read is
+    made once more on a Connection, so what fails raises the same exceptions as before.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        compiled = MARKER.compile(dialect=dialect)
+        self.sql = compiled.string
+        # Every parameter but :now (the literal of coalesce) is a constant: processed once.
+        values: dict[str, Any] = {}
+        self.process_now: Callable[[Any], Any] | None = None
+        for name, value in compiled.construct_params({"now": None}).items():
+            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if name == "now":
+                self.process_now = process
+            else:
+                values[name] = value if process is None else process(value)
+        escaped = getattr(compiled, "escaped_bind_names", None) or {}
+        self.constants = {escaped.get(name, name): value for name, value in values.items()}
+        self.now_name = escaped.get("now", "now")
+        self.order = list(compiled.positiontup or ()) if dialect.positional else None
+
+    def parameters(self) -> Any:
+        now = utcnow() if self.process_now is None else self.process_now(utcnow())
+        if self.order is None:
+            return {**self.constants, self.now_name: now}
+        return tuple(now if name == "now" else self.constants[name] for name in self.order)
+
+    def __call__(self) -> Marker:
+        dialect = self.engine.dialect
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self.sql, self.parameters())
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, conn.dbapi_connection, None):
+                conn.invalidate(exc)
+            conn.close()
+            with self.engine.connect() as retry:
+                return read_marker(retry)
+        conn.close()
+        if row is None:
+            raise RuntimeError("the marker statement answered no row")
+        return int(row[0]), int(row[1])
 
 
 def track() -> None:

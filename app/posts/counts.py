@@ -259,12 +259,20 @@ def total(*, author_id: int | None = None, tag: str | None = None) -> ScalarSele
     kind, key = (
         (AUTHOR, str(author_id)) if author_id is not None else (TAG, tag) if tag else (ALL, "")
     )
+    return counted_total(kind, key, utcnow(), author_id=author_id, tag=tag)
+
+
+def counted_total(
+    kind: str, key: Any, now: Any, *, author_id: Any = None, tag: Any = None
+) -> ScalarSelect[Any]:
+    """`total`'s statement for the counter `kind`/`key`, where `key`, `now`, `author_id` and `tag`
+    may be bound parameters (app.posts.public builds the list's statements once so)."""
     counted = (
         select(func.coalesce(func.sum(COUNTS.c.n), 0))
         .where(COUNTS.c.kind == kind, COUNTS.c.key == key)
         .scalar_subquery()
     )
-    due = select(func.count()).select_from(SCHEDULE).where(SCHEDULE.c.published_at <= utcnow())
+    due = select(func.count()).select_from(SCHEDULE).where(SCHEDULE.c.published_at <= now)
     if author_id is not None:
         due = due.where(SCHEDULE.c.author_id == author_id)
     if tag is not None:

@@ -7,10 +7,21 @@ column is the one holding the file's name. tests/test_public_list.py fails if a 
 schemas grow is missing here, and checks the list answers what GET /posts/{id} does.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    exists,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from app.core.models import utcnow
@@ -61,34 +72,49 @@ def newest_published_first(stmt: Select[Any]) -> Select[Any]:
     return stmt.order_by(POSTS.c.published_at.desc(), POSTS.c.id.desc())
 
 
-def is_public() -> ColumnElement[bool]:
-    """Published, and not scheduled for later: what anyone may read."""
+def is_public(now: Any = None) -> ColumnElement[bool]:
+    """Published, and not scheduled for later: what anyone may read (at `now`, a time or a bound
+    parameter; by default the current time)."""
     # `= true`, not `IS TRUE`: MariaDB reads only an equality as a constant prefix of the index
     # (published, published_at, id), and without one it sorted every visible post per page.
-    return (POSTS.c.published == true()) & (POSTS.c.published_at <= utcnow())
+    return (POSTS.c.published == true()) & (
+        POSTS.c.published_at <= (utcnow() if now is None else now)
+    )
 
 
 @dataclass(frozen=True)
 class PageQuery:
     """One page of the public list: `rows` (with the total as the column TOTAL when a counter
-    holds it), and `total`, the statement counting when the page cannot tell."""
+    holds it), and `total`, the statement counting when the page cannot tell; both executed with
+    `parameters`."""
 
     rows: Select[Any]
     total: Select[Any]
     total_in_rows: bool
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def _ids(backend: str, *, author_id: int | None, tag: str | None, q: str | None) -> Select[Any]:
+# The list's values, bound rather than built into the statements: a list without `q` has one
+# statement per backend and filter shape, built once (building it cost more than running it).
+NOW = bindparam("list_now", type_=POSTS.c.published_at.type)
+AUTHOR_ID = bindparam("list_author_id", type_=POSTS.c.author_id.type)
+TAG = bindparam("list_tag", type_=POST_TAGS.c.name.type)
+COUNTER_KEY = bindparam("list_counter_key", type_=String())
+LIMIT = bindparam("list_limit", type_=Integer())
+OFFSET = bindparam("list_offset", type_=Integer())
+
+
+def _ids(backend: str, *, author_id: Any, tag: Any, q: str | None) -> Select[Any]:
     """The ids of the matching public posts, newest first, from an index alone where one fits:
     a page is then a short index range, however deep it is, and only its rows are read."""
     if tag is not None and author_id is None and not q:
         # post_tags keeps its post's published_at (null unless published): one index range.
         return (
             select(POST_TAGS.c.post_id.label("id"))
-            .where(POST_TAGS.c.name == tag, POST_TAGS.c.published_at <= utcnow())
+            .where(POST_TAGS.c.name == tag, POST_TAGS.c.published_at <= NOW)
             .order_by(POST_TAGS.c.published_at.desc(), POST_TAGS.c.post_id.desc())
         )
-    conditions: list[ColumnElement[bool]] = [is_public()]
+    conditions: list[ColumnElement[bool]] = [is_public(NOW)]
     if author_id is not None:
         conditions.append(POSTS.c.author_id == author_id)
     if tag is not None:
@@ -98,6 +124,29 @@ def _ids(backend: str, *, author_id: int | None, tag: str | None, q: str | None)
     if q:
         conditions.append(search.matching(q, backend))
     return newest_published_first(select(POSTS.c.id).where(*conditions))
+
+
+def _statements(
+    backend: str, *, by_author: bool, by_tag: bool, q: str | None
+) -> tuple[Select[Any], Select[Any], bool]:
+    author_id, tag = (AUTHOR_ID if by_author else None), (TAG if by_tag else None)
+    ids = _ids(backend, author_id=author_id, tag=tag, q=q)
+    page = ids.limit(LIMIT).offset(OFFSET).subquery("page")
+    counted = not q and not (by_author and by_tag)
+    kept = None
+    if counted:
+        kind = counts.AUTHOR if by_author else counts.TAG if by_tag else counts.ALL
+        kept = counts.counted_total(kind, COUNTER_KEY, NOW, author_id=author_id, tag=tag)
+    total = select(kept) if kept is not None else count_query(ids)
+    rows = select(*POST_COLUMNS, *AUTHOR_COLUMNS).select_from(
+        page.join(POSTS, POSTS.c.id == page.c.id).join(USERS, USERS.c.id == POSTS.c.author_id)
+    )
+    if kept is not None:
+        rows = rows.add_columns(kept.label(TOTAL))
+    return newest_published_first(rows), total, kept is not None
+
+
+_built = lru_cache(maxsize=32)(partial(_statements, q=None))
 
 
 def page_query(
@@ -111,16 +160,17 @@ def page_query(
     """The public list's statements: a page's rows (each post with its author's public fields,
     newest first, one statement whatever per_page is) and its total. The page's ids come first
     (a deferred join), then only those rows are read. bench/ceiling.py runs them too."""
-    ids = _ids(backend, author_id=author_id, tag=tag, q=q)
-    page = ids.limit(params.per_page).offset(params.offset).subquery("page")
-    kept = None if q else counts.total(author_id=author_id, tag=tag)
-    total = select(kept) if kept is not None else count_query(ids)
-    rows = select(*POST_COLUMNS, *AUTHOR_COLUMNS).select_from(
-        page.join(POSTS, POSTS.c.id == page.c.id).join(USERS, USERS.c.id == POSTS.c.author_id)
-    )
-    if kept is not None:
-        rows = rows.add_columns(kept.label(TOTAL))
-    return PageQuery(newest_published_first(rows), total, kept is not None)
+    shape = {"by_author": author_id is not None, "by_tag": tag is not None}
+    rows, total, in_rows = _statements(backend, **shape, q=q) if q else _built(backend, **shape)
+    parameters: dict[str, Any] = {
+        NOW.key: utcnow(),
+        LIMIT.key: params.per_page,
+        OFFSET.key: params.offset,
+        AUTHOR_ID.key: author_id,
+        TAG.key: tag,
+        COUNTER_KEY.key: str(author_id) if author_id is not None else tag or "",
+    }
+    return PageQuery(rows, total, in_rows, parameters)
 
 
 def author_of(row: Row[Any]) -> UserPublic:
@@ -164,7 +214,7 @@ def newest_rows(
     index paths as the list's first page."""
     backend = session.get_bind().dialect.name
     query = page_query(backend, PageParams(1, limit), author_id=author_id, tag=tag)
-    return list(session.execute(query.rows).all())
+    return list(session.execute(query.rows, query.parameters).all())
 
 
 def list_published(
@@ -177,11 +227,11 @@ def list_published(
 ) -> Page[PostWithAuthor]:
     backend = session.get_bind().dialect.name
     query = page_query(backend, params, author_id=author_id, tag=tag, q=q)
-    rows = session.execute(query.rows).all()
+    rows = session.execute(query.rows, query.parameters).all()
     if query.total_in_rows and rows:
         total = int(rows[0]._mapping[TOTAL])
     elif params.page == 1 and len(rows) < params.per_page:
         total = len(rows)  # the first page holds everything there is
     else:
-        total = int(session.scalar(query.total) or 0)
+        total = int(session.scalar(query.total, query.parameters) or 0)
     return page_of([_post_with_author(row) for row in rows], total, params)

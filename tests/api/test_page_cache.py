@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.api.page_cache import PageCache
+from app.api.page_cache import Page, PageCache
 from app.core.models import utcnow
 from app.main import create_app
 from app.posts.models import Post, PostSchedule
@@ -142,17 +142,31 @@ def test_a_write_on_one_instance_is_seen_by_the_next_read_on_another(
         assert two.get(url).json()["title"] == "Changed"
 
 
+def _page(body: bytes, marker: tuple[int, int] = (1, 0)) -> Page:
+    return Page(marker=marker, body=body, headers=())
+
+
 def test_page_cache_is_bounded() -> None:
     cache = PageCache(max_entries=2, max_bytes=8, max_entry_bytes=6)
-    cache.put(("a", (1, 0)), b"aaa", [])
-    cache.put(("b", (1, 0)), b"bbb", [])
-    assert cache.get(("a", (1, 0))) is not None  # now most recently used
-    cache.put(("c", (1, 0)), b"ccc", [])
-    assert cache.get(("b", (1, 0))) is None and len(cache.pages) == 2
-    cache.put(("d", (1, 0)), b"dddddd", [])  # over max_bytes with the others: the older go
-    assert list(cache.pages) == [("d", (1, 0))] and cache.size == 6
-    cache.put(("e", (1, 0)), b"e" * 7, [])  # larger than one entry may be
-    assert cache.get(("e", (1, 0))) is None
+    cache.put(("a",), _page(b"aaa"))
+    cache.put(("b",), _page(b"bbb"))
+    assert cache.get(("a",), (1, 0)) is not None  # now most recently used
+    cache.put(("c",), _page(b"ccc"))
+    assert cache.get(("b",), (1, 0)) is None and len(cache.pages) == 2
+    cache.put(("d",), _page(b"dddddd"))  # over max_bytes with the others: the older go
+    assert list(cache.pages) == [("d",)] and cache.size == 6
+    cache.put(("e",), _page(b"e" * 7))  # larger than one entry may be
+    assert cache.get(("e",), (1, 0)) is None
+
+
+def test_page_cache_keeps_one_page_per_url_the_newest() -> None:
+    cache = PageCache()
+    cache.put(("a",), _page(b"old", (1, 0)))
+    cache.put(("a",), _page(b"newer", (1, 1)))
+    assert cache.get(("a",), (1, 0)) is None and cache.get(("a",), (1, 1)) is not None
+    cache.put(("a",), _page(b"late", (1, 0)))  # rendered before the change: not kept
+    page = cache.get(("a",), (1, 1))
+    assert page is not None and page.body == b"newer" and cache.size == 5
 
 
 def test_app_cache_evicts(client: TestClient, post) -> None:
