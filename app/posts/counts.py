@@ -87,15 +87,10 @@ def _upsert(backend: str, **row: Any) -> Any:
     """An INSERT that adds to the row instead when another transaction inserted it since our
     UPDATE found none (on PostgreSQL that UPDATE does not see, nor wait for, an uncommitted
     insert; a plain INSERT would then fail on the primary key once the other commits)."""
-    if backend == "postgresql":
-        pg = postgresql.insert(PostCount).values(**row)
-        return pg.on_conflict_do_update(
-            index_elements=["kind", "key", "shard"], set_={"n": COUNTS.c.n + pg.excluded.n}
-        )
-    if backend == "sqlite":
-        lite = sqlite.insert(PostCount).values(**row)
-        return lite.on_conflict_do_update(
-            index_elements=["kind", "key", "shard"], set_={"n": COUNTS.c.n + lite.excluded.n}
+    if backend in ("postgresql", "sqlite"):
+        stmt = (postgresql.insert if backend == "postgresql" else sqlite.insert)(PostCount)
+        return stmt.values(**row).on_conflict_do_update(
+            index_elements=["kind", "key", "shard"], set_={"n": COUNTS.c.n + stmt.excluded.n}
         )
     my = mysql.insert(PostCount).values(**row)
     return my.on_duplicate_key_update(n=COUNTS.c.n + my.inserted.n)
