@@ -4,10 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install run migrate revision admin test coverage lint typecheck format bench clean
+.PHONY: help install run migrate revision admin test coverage lint typecheck format bench bench-template clean
 
 help:
-	@echo "make run | test | coverage | lint | typecheck | format | migrate | revision m=\"...\" | admin email=... | bench | clean"
+	@echo "make run | test | coverage | lint | typecheck | format | migrate | revision m=\"...\" | admin email=... | bench | bench-template | clean"
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ format: $(STAMP)
 # `posts=N` seeds N posts; `scale=10000,100000,1000000` makes the scale table instead (bench/scale.py).
 bench: $(STAMP)
 	$(PY) bench/run.py $(if $(save),--save) $(if $(posts),--posts $(posts)) $(if $(scale),--scale $(scale))
+
+# Quill's list next to fastapi/full-stack-fastapi-template's on PostgreSQL (bench/template.py):
+# TEMPLATE_DIR names a checkout of the template, DATABASE_URL the server (default local postgres).
+bench-template: $(STAMP)
+	$(PY) bench/template.py $(if $(save),--save)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -79,8 +79,9 @@ def email_of(n: int) -> str:
 
 
 @contextmanager
-def scratch_database(base_url: str | None, workdir: Path) -> Iterator[URL]:
-    """Yield the URL of an empty database; drop it on the way out."""
+def scratch_database(base_url: str | None, workdir: Path, name: str | None = None) -> Iterator[URL]:
+    """Yield the URL of an empty database (`name`, quill_bench_<pid> by default); drop it on the
+    way out."""
     if not base_url:
         path = workdir / "bench.db"
         try:
@@ -95,7 +96,7 @@ def scratch_database(base_url: str | None, workdir: Path) -> Iterator[URL]:
         raise SystemExit("DATABASE_URL: leave it unset for SQLite; the bench makes its own file")
     if backend not in ("postgresql", "mysql", "mariadb"):
         raise SystemExit(f"DATABASE_URL: unsupported backend {backend!r}")
-    name = f"quill_bench_{os.getpid()}"
+    name = name or f"quill_bench_{os.getpid()}"
     # CREATE/DROP DATABASE cannot run inside a transaction.
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     create = f"CREATE DATABASE {name}"

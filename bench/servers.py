@@ -106,18 +106,27 @@ class Server:
 
 
 def start(
-    name: str, args: list[str], env: dict[str, str], workdir: Path, *, cpu: str | None, probe: str
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    *,
+    cpu: str | None,
+    probe: str,
+    python: str = sys.executable,
+    cwd: Path = ROOT,
 ) -> Server:
     """Start `python <args>` on a free port and wait until `probe` answers 200.
 
     The port reaches the server as PORT/HOST in its environment and as `{port}` in `args`.
+    `python` and `cwd` are another app's (bench/template.py); Quill's by default.
     """
     port = free_port()
     log = workdir / f"{name}.log"
     env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
-    cmd = pinned([sys.executable, *[a.replace("{port}", str(port)) for a in args]], cpu)
+    cmd = pinned([python, *[a.replace("{port}", str(port)) for a in args]], cpu)
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, proc, port, log)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
