@@ -71,7 +71,8 @@ def is_public() -> ColumnElement[bool]:
 @dataclass(frozen=True)
 class PageQuery:
     """One page of the public list: `rows` (with the total as the column TOTAL when a counter
-    holds it), and `total`, the statement counting when the page cannot tell."""
+    holds it or, for a search, the page's statement counts it), and `total`, the statement
+    counting when the page cannot tell (no rows)."""
 
     rows: Select[Any]
     total: Select[Any]
@@ -112,15 +113,24 @@ def page_query(
     newest first, one statement whatever per_page is) and its total. The page's ids come first
     (a deferred join), then only those rows are read. bench/ceiling.py runs them too."""
     ids = _ids(backend, author_id=author_id, tag=tag, q=q)
-    page = ids.limit(params.per_page).offset(params.offset).subquery("page")
     kept = None if q else counts.total(author_id=author_id, tag=tag)
     total = select(kept) if kept is not None else count_query(ids)
+    # A search the index answers alone (SQLite) counts its matches in the pass finding its page:
+    # finding them is what a search costs.
+    alone = (
+        search.public_page(q, backend, TOTAL) if q and author_id is None and tag is None else None
+    )
+    shown = ids if alone is None else alone
+    page = shown.limit(params.per_page).offset(params.offset).subquery("page")
     rows = select(*POST_COLUMNS, *AUTHOR_COLUMNS).select_from(
         page.join(POSTS, POSTS.c.id == page.c.id).join(USERS, USERS.c.id == POSTS.c.author_id)
     )
-    if kept is not None:
+    if alone is not None:
+        rows = rows.add_columns(page.c[TOTAL])
+    elif kept is not None:
         rows = rows.add_columns(kept.label(TOTAL))
-    return PageQuery(newest_published_first(rows), total, kept is not None)
+    in_rows = alone is not None or kept is not None
+    return PageQuery(newest_published_first(rows), total, in_rows)
 
 
 def author_of(row: Row[Any]) -> UserPublic:
