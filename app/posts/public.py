@@ -85,8 +85,8 @@ def is_public(now: Any = None) -> ColumnElement[bool]:
 @dataclass(frozen=True)
 class PageQuery:
     """One page of the public list: `rows` (with the total as the column TOTAL when a counter
-    holds it), and `total`, the statement counting when the page cannot tell; both executed with
-    `parameters`."""
+    holds it or, for a search, the page's statement counts it), and `total`, the statement
+    counting when the page cannot tell (no rows); both executed with `parameters`."""
 
     rows: Select[Any]
     total: Select[Any]
@@ -131,7 +131,10 @@ def _statements(
 ) -> tuple[Select[Any], Select[Any], bool]:
     author_id, tag = (AUTHOR_ID if by_author else None), (TAG if by_tag else None)
     ids = _ids(backend, author_id=author_id, tag=tag, q=q)
-    page = ids.limit(LIMIT).offset(OFFSET).subquery("page")
+    # A search the index answers alone (SQLite) counts its matches in the pass finding its page:
+    # finding them is what a search costs.
+    alone = search.public_page(q, backend, TOTAL) if q and not (by_author or by_tag) else None
+    page = (ids if alone is None else alone).limit(LIMIT).offset(OFFSET).subquery("page")
     counted = not q and not (by_author and by_tag)
     kept = None
     if counted:
@@ -141,9 +144,11 @@ def _statements(
     rows = select(*POST_COLUMNS, *AUTHOR_COLUMNS).select_from(
         page.join(POSTS, POSTS.c.id == page.c.id).join(USERS, USERS.c.id == POSTS.c.author_id)
     )
-    if kept is not None:
+    if alone is not None:
+        rows = rows.add_columns(page.c[TOTAL])
+    elif kept is not None:
         rows = rows.add_columns(kept.label(TOTAL))
-    return newest_published_first(rows), total, kept is not None
+    return newest_published_first(rows), total, alone is not None or kept is not None
 
 
 _built = lru_cache(maxsize=32)(partial(_statements, q=None))

@@ -2,42 +2,79 @@
 index where the database has one.
 
 `LIKE '%…%'` cannot use a B-tree, so every search read every post. Trigram indexes can answer
-substring questions: SQLite's FTS5 `trigram` tokenizer (an external-content table over posts,
-kept by triggers) and PostgreSQL's pg_trgm (GIN indexes on lower(title) and lower(content)).
-MariaDB has no trigram index, and its FULLTEXT indexes match words, not substrings: it scans.
+substring questions: SQLite's FTS5 `trigram` tokenizer and PostgreSQL's pg_trgm (GIN indexes on
+lower(title) and lower(content)). MariaDB has no trigram index, and its FULLTEXT indexes match
+words, not substrings: it scans.
 
-The meaning stays the naive one on every backend: the index only narrows the candidates, and
-the LIKE condition (%, _ and the escape character literal) still decides. A needle shorter than
-three characters has no trigram; it is matched by the scan alone. SQLAlchemy's metadata knows
-none of these objects (alembic/env.py leaves them out of its comparison). On SQLite, a migration
-that rebuilds `posts` (batch mode) drops the triggers with the old table: it must call `create`
-again.
+The meaning is the naive one on every backend: `lower(column) LIKE '%' || needle || '%'`, with
+the needle lower-cased by Python and %, _ and the escape character literal. On PostgreSQL the
+index only narrows the candidates and the LIKE decides. On SQLite the index decides alone, and
+answers exactly what the LIKE would (tests/posts/test_search.py checks it on random text):
+- the FTS table holds `lower(title)` and `lower(content)` as SQLite computes them (ASCII letters
+  folded, nothing else), and its tokenizer is case-sensitive, so it folds nothing more;
+- the needle is lower-cased by Python, so it has no ASCII capital left: SQLite's LIKE, which
+  ignores ASCII case only, then compares exactly, as the phrase does;
+- a trigram phrase matches where the needle's characters stand consecutively in one column,
+  which is what a LIKE of the escaped needle between two `%` asks.
+A needle shorter than three characters has no trigram; it is matched by the scan alone. Text
+holds no NUL (app/core/text.py), where LIKE would stop and the tokenizer would not.
+
+The FTS table is contentless (the rows are in `posts`) and holds published posts only, kept by
+triggers that hand it the same lowered values on delete as on insert. SQLAlchemy's metadata
+knows none of these objects (alembic/env.py leaves them out of its comparison). On SQLite, a
+migration that rebuilds `posts` (batch mode) drops the triggers with the old table: it must call
+`create` again.
 """
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select, text
+from typing import Any
 
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+)
+
+from app.core.models import UTCDateTime, utcnow
 from app.posts.models import Post
 
 POSTS = Post.__table__
-FTS = "posts_fts"
+FTS = "posts_search"
+# The public list's index (app/posts/models.py): published posts by published_at.
+LISTED = "ix_posts_published_published_at_id"
 TRIGRAM = 3
 # What alembic must not compare with the models: the FTS table (and its shadow tables), the
-# triggers keeping it, and PostgreSQL's expression indexes.
-UNMODELLED_PREFIXES = (FTS, "ix_posts_title_trgm", "ix_posts_content_trgm")
+# triggers keeping it (and those of the table before it), and PostgreSQL's expression indexes.
+UNMODELLED_PREFIXES = (FTS, "posts_fts", "ix_posts_title_trgm", "ix_posts_content_trgm")
 
+# Published posts only (a search is of public posts): a draft costs a search nothing. The delete
+# must hand FTS5 exactly what the insert did, hence the same conditions on both sides.
 _SQLITE = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(title, content, content='posts', "
-    "content_rowid='id', tokenize='trigram')",
-    "CREATE TRIGGER IF NOT EXISTS posts_fts_insert AFTER INSERT ON posts BEGIN "
-    "INSERT INTO posts_fts(rowid, title, content) VALUES (new.id, new.title, new.content); END",
-    "CREATE TRIGGER IF NOT EXISTS posts_fts_delete AFTER DELETE ON posts BEGIN "
-    "INSERT INTO posts_fts(posts_fts, rowid, title, content) "
-    "VALUES ('delete', old.id, old.title, old.content); END",
-    "CREATE TRIGGER IF NOT EXISTS posts_fts_update AFTER UPDATE OF title, content ON posts BEGIN "
-    "INSERT INTO posts_fts(posts_fts, rowid, title, content) "
-    "VALUES ('delete', old.id, old.title, old.content); "
-    "INSERT INTO posts_fts(rowid, title, content) VALUES (new.id, new.title, new.content); END",
-    "INSERT INTO posts_fts(posts_fts) VALUES ('rebuild')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS posts_search USING fts5(title, content, content='', "
+    "columnsize=0, tokenize='trigram case_sensitive 1')",
+    "CREATE TRIGGER IF NOT EXISTS posts_search_insert AFTER INSERT ON posts WHEN new.published "
+    "BEGIN INSERT INTO posts_search(rowid, title, content) "
+    "VALUES (new.id, lower(new.title), lower(new.content)); END",
+    "CREATE TRIGGER IF NOT EXISTS posts_search_delete AFTER DELETE ON posts WHEN old.published "
+    "BEGIN INSERT INTO posts_search(posts_search, rowid, title, content) "
+    "VALUES ('delete', old.id, lower(old.title), lower(old.content)); END",
+    "CREATE TRIGGER IF NOT EXISTS posts_search_update "
+    "AFTER UPDATE OF title, content, published ON posts BEGIN "
+    "INSERT INTO posts_search(posts_search, rowid, title, content) "
+    "SELECT 'delete', old.id, lower(old.title), lower(old.content) WHERE old.published; "
+    "INSERT INTO posts_search(rowid, title, content) "
+    "SELECT new.id, lower(new.title), lower(new.content) WHERE new.published; END",
+    # Refilled from posts: a contentless table has no 'rebuild'.
+    "INSERT INTO posts_search(posts_search) VALUES ('delete-all')",
+    "INSERT INTO posts_search(rowid, title, content) "
+    "SELECT id, lower(title), lower(content) FROM posts WHERE published",
 )
 _POSTGRESQL = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -59,9 +96,11 @@ def create(conn: Connection) -> None:
 def drop(conn: Connection) -> None:
     backend = conn.dialect.name
     if backend == "sqlite":
-        for trigger in ("posts_fts_insert", "posts_fts_delete", "posts_fts_update"):
-            conn.execute(text("DROP TRIGGER IF EXISTS " + trigger))
-        conn.execute(text("DROP TABLE IF EXISTS posts_fts"))
+        # posts_fts: the index before migration 0014 (case-folding, with a LIKE recheck).
+        for name in ("posts_search", "posts_fts"):
+            for trigger in ("insert", "delete", "update"):
+                conn.execute(text(f"DROP TRIGGER IF EXISTS {name}_{trigger}"))
+            conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
     elif backend == "postgresql":
         conn.execute(text("DROP INDEX IF EXISTS ix_posts_title_trgm"))
         conn.execute(text("DROP INDEX IF EXISTS ix_posts_content_trgm"))
@@ -76,19 +115,55 @@ def _phrase(needle: str) -> str:
     return '"' + needle.replace('"', '""') + '"'
 
 
+def _indexed(q: str, backend: str) -> bool:
+    return backend == "sqlite" and len(q.lower()) >= TRIGRAM
+
+
 def matching(q: str, backend: str) -> ColumnElement[bool]:
     """Posts whose title or content contains `q`, ignoring case; %, _ and / are literal."""
     needle = q.lower()
-    scan = or_(
+    if _indexed(q, backend):
+        # Published posts only, as the public list's own conditions ask anyway.
+        candidates = (
+            select(text("rowid"))
+            .select_from(text(FTS))
+            .where(text(f"{FTS} MATCH :fts_phrase").bindparams(fts_phrase=_phrase(needle)))
+        )
+        return POSTS.c.id.in_(candidates)
+    # PostgreSQL's planner finds the trigram indexes for the LIKE itself.
+    return or_(
         func.lower(POSTS.c.title).contains(needle, autoescape=True),
         func.lower(POSTS.c.content).contains(needle, autoescape=True),
     )
-    if backend != "sqlite" or len(needle) < TRIGRAM:
-        # PostgreSQL's planner finds the trigram indexes for the LIKE itself.
-        return scan
-    candidates = (
-        select(text("rowid"))
+
+
+def public_page(q: str, backend: str, total: str) -> Select[Any] | None:
+    """SQLite: the ids of the public posts matching `q`, newest first, each row with their number
+    as the column `total`; None where the index cannot answer alone. The matches are found once:
+    the page walks LISTED (newest first) keeping the matching ids, and their number is the
+    published matches less those scheduled for later (a short range of LISTED). SQLite's planner
+    does not pick LISTED without statistics, and SQLAlchemy writes no `INDEXED BY`: hence the
+    textual FROM and the unbound columns."""
+    if not _indexed(q, backend):
+        return None
+    matches = (
+        select(literal_column("rowid", Integer).label("id"))
         .select_from(text(FTS))
-        .where(text(f"{FTS} MATCH :fts_phrase").bindparams(fts_phrase=_phrase(needle)))
+        .where(text(f"{FTS} MATCH :fts_phrase").bindparams(fts_phrase=_phrase(q.lower())))
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
     )
-    return POSTS.c.id.in_(candidates) & scan
+    listed = text(f"posts INDEXED BY {LISTED}")
+    post_id = literal_column("id", Integer)
+    published_at = literal_column("published_at", UTCDateTime())
+    published = literal_column("published", Boolean) == true()
+    now = utcnow()
+    matching = post_id.in_(select(matches.c.id))
+    later = select(func.count()).select_from(listed).where(published, published_at > now, matching)
+    found = select(func.count()).select_from(matches).scalar_subquery() - later.scalar_subquery()
+    return (
+        select(post_id, found.label(total))
+        .select_from(listed)
+        .where(published, published_at <= now, matching)
+        .order_by(published_at.desc(), post_id.desc())
+    )
