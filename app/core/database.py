@@ -108,6 +108,20 @@ def _timeout_args(backend: str, seconds: int, statement_timeout: bool) -> dict[s
     return {"timeout": seconds}  # sqlite3: how long to wait for a lock
 
 
+def _mysql_statement_limit(dbapi_connection: Any, _record: Any, seconds: int) -> None:
+    """pymysql's read_timeout stops the wait, not the statement: the server went on running it
+    (a page of a huge unindexed sort kept MariaDB busy for minutes after the 503). The server's
+    own limit stops it there too."""
+    cursor = dbapi_connection.cursor()
+    try:
+        if "MariaDB" in dbapi_connection.get_server_info():
+            cursor.execute(f"SET SESSION max_statement_time = {int(seconds)}")
+        else:  # MySQL: SELECTs only, in milliseconds
+            cursor.execute(f"SET SESSION max_execution_time = {int(seconds) * 1000}")
+    finally:
+        cursor.close()
+
+
 # The setting's default, for engines built without settings at hand (tests, tools).
 DEFAULT_TIMEOUT_SECONDS: int = Settings.model_fields["db_timeout_seconds"].default
 
@@ -141,6 +155,8 @@ def make_engine(
         kwargs["pool_pre_ping"] = True
         kwargs["pool_recycle"] = 3600
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    if backend in ("mysql", "mariadb") and statement_timeout:
+        event.listen(engine, "connect", partial(_mysql_statement_limit, seconds=timeout))
     if backend == "sqlite":
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=timeout * 1000))
         event.listen(engine, "begin", _sqlite_begin)

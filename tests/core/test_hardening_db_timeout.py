@@ -114,3 +114,29 @@ def test_statements_are_bounded_on_the_test_database(engine: Engine, settings) -
             assert time.monotonic() - start < TIMEOUT + 1.5
     finally:
         bounded.dispose()
+
+
+def test_a_statement_past_the_timeout_stops_on_the_server_too(engine: Engine, settings) -> None:
+    """The client giving up is not enough: the server must not go on running the statement."""
+    bounded = make_engine(settings.database_url, timeout=TIMEOUT)
+    backend = bounded.dialect.name
+    if backend == "sqlite":
+        bounded.dispose()
+        pytest.skip("SQLite runs in the process: there is no server to go on")
+    marker = f"/* left-running-{time.monotonic_ns()} */"
+    sleep = "pg_sleep(5)" if backend == "postgresql" else "SLEEP(5)"
+    try:
+        with bounded.connect() as conn, pytest.raises(OperationalError):
+            conn.execute(text(f"SELECT {marker} {sleep}"))
+    finally:
+        bounded.dispose()
+    time.sleep(0.5)
+    running = (
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :pattern"
+        if backend == "postgresql"
+        else "SELECT count(*) FROM information_schema.processlist "
+        "WHERE command = 'Query' AND info LIKE :pattern"
+    )
+    with engine.connect() as conn:
+        left = conn.scalar(text(running), {"pattern": f"SELECT {marker}%"})
+    assert left == 0
