@@ -60,12 +60,12 @@ def posts(page: int = 1, per_page: int = 10) -> JSONResponse:
         keys = list(result.keys())
         rows = result.all()
         if query.total_in_rows and rows:
-            total = rows[0][-1]
+            total = int(rows[0][-1])  # a sum: numeric (Decimal) on PostgreSQL
             keys, rows = keys[:-1], [row[:-1] for row in rows]
         elif page == 1 and len(rows) < per_page:
             total = len(rows)
         else:
-            total = conn.scalar(query.total, query.parameters) or 0
+            total = int(conn.scalar(query.total, query.parameters) or 0)
     return JSONResponse(page_json(keys, rows, total, page, per_page))
 
 
