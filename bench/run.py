@@ -294,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
                         duration=args.duration, warmup=args.warmup, cpu=client_cpu,
                     )  # fmt: skip
                 if "scaling" in wanted:
+                    # Its three servers' pools and these two would pass PostgreSQL's 100
+                    # connections: these are done.
+                    quill.peak_rss_kib()
+                    for server in started:
+                        server.stop()
                     every = scenarios(data, tokens["access_token"])
                     if args.only:
                         every = [s for s in every if s.key in args.only.split(",")]
@@ -301,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                         every, env, workdir, cpus=cpus, connections=args.connections,
                         duration=args.duration, warmup=args.warmup, rounds=args.rounds,
                     )  # fmt: skip
-                quill.peak_rss_kib()
+                if quill.proc.poll() is None:
+                    quill.peak_rss_kib()
             finally:
                 for server in started:
                     server.stop()

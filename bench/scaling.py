@@ -18,6 +18,7 @@ from bench.report import Row
 from bench.servers import Server
 
 WORKERS = 2
+POOL_SIZE = 30
 # The scenarios measured on both: reads through the database, the bearer check, and the
 # password hash (CPU-bound in the worker, so the one that should scale best).
 KEYS = ("posts", "post", "me", "login")
@@ -85,6 +86,9 @@ def measure(
     if not chosen:
         return rows, placed.note
     started: list[Server] = []
+    # One worker and two keep up to three pools open at once: 3 x 30 stays under PostgreSQL's
+    # default 100 connections, and 30 is about what 32 clients need of one worker.
+    env = {**env, "DB_POOL_SIZE": str(POOL_SIZE)}
     try:
         one = servers.start(
             "quill-1w", ["-m", "app", "serve"], env, workdir, cpu=placed.one, probe="/health"

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Connect, statement and pool-checkout bound: a database that accepts but never answers must
     # give 503 within about this long instead of hanging every request.
     db_timeout_seconds: int = Field(5, ge=1, le=3600)
+    # Connections each process keeps (no overflow: an overflow connection is opened and closed per
+    # use). As many as its worker threads by default; processes x this must stay under the
+    # database server's connection limit (PostgreSQL's default is 100).
+    db_pool_size: int = Field(40, ge=1, le=1000)
     # Host header values served (`*.example.com` matches subdomains); "*" only in development.
     allowed_hosts: Annotated[list[str], NoDecode] = ["*"]
     # Peers whose X-Forwarded-For is believed (comma-separated IPs/networks); none by default, so

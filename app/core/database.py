@@ -127,7 +127,11 @@ DEFAULT_TIMEOUT_SECONDS: int = Settings.model_fields["db_timeout_seconds"].defau
 
 
 def make_engine(
-    url: str, *, timeout: int = DEFAULT_TIMEOUT_SECONDS, statement_timeout: bool = True
+    url: str,
+    *,
+    timeout: int = DEFAULT_TIMEOUT_SECONDS,
+    statement_timeout: bool = True,
+    pool_size: int = THREADPOOL_SIZE,
 ) -> Engine:
     """`timeout`: the app's DB_TIMEOUT_SECONDS (Database.from_settings passes it).
     `statement_timeout=False` (migrations, which may rewrite big tables) bounds only connecting."""
@@ -146,7 +150,7 @@ def make_engine(
         # connections while threads were free. All of them kept, no overflow: an overflow
         # connection is closed when it comes back, so 32 clients opened and closed database
         # sessions all the time (a PostgreSQL backend process each).
-        kwargs["pool_size"] = THREADPOOL_SIZE
+        kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = 0
         kwargs["pool_timeout"] = timeout
     if backend in ("mysql", "mariadb"):
@@ -189,7 +193,13 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
-        return cls(make_engine(settings.database_url, timeout=settings.db_timeout_seconds))
+        return cls(
+            make_engine(
+                settings.database_url,
+                timeout=settings.db_timeout_seconds,
+                pool_size=settings.db_pool_size,
+            )
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

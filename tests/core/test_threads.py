@@ -40,6 +40,26 @@ def test_thread_limiter_matches_the_connection_pool(tmp_path: Path, settings) ->
         sqlite_file.dispose()
 
 
+def test_db_pool_size_bounds_the_connections_a_process_keeps(tmp_path: Path, settings) -> None:
+    """Several workers on one database server: each keeps DB_POOL_SIZE connections, no more
+    (no overflow), so workers x DB_POOL_SIZE is all they open."""
+    url = f"sqlite:///{tmp_path / 'small.db'}"
+    small = Database.from_settings(
+        settings.model_copy(update={"database_url": url, "db_pool_size": 3})
+    )
+    try:
+        pool = small.engine.pool
+        assert (pool.size(), pool._max_overflow) == (3, 0)  # type: ignore[attr-defined]
+        held = [small.engine.connect() for _ in range(3)]
+        try:
+            assert pool.checkedout() == 3  # type: ignore[attr-defined]
+        finally:
+            for conn in held:
+                conn.close()
+    finally:
+        small.dispose()
+
+
 def test_get_db_gives_back_its_connection(database: Database) -> None:
     # get_db reads the app's Database off the request, and nothing else of it.
     request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(database=database)))
