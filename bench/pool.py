@@ -21,12 +21,17 @@ CONNECTIONS = 32
 STATS_DELAY = 2.0
 
 
-def _sessions(database_url: str) -> int:
+def _sessions(database_url: str) -> tuple[int, int]:
+    """(sessions ever opened on the database, other sessions open on it now)."""
     engine = create_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
-            return int(conn.scalar(text(query)) or 0)
+            opened = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            held = (
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return int(conn.scalar(text(opened)) or 0), int(conn.scalar(text(held)) or 0)
     finally:
         engine.dispose()
 
@@ -48,15 +53,19 @@ def churn(
     options = {"script": script, "lua_env": lua_env, "cpu": cpu, "connections": CONNECTIONS}
     wrk.run(server.base + path, duration=warmup, **options)  # type: ignore[arg-type]
     time.sleep(STATS_DELAY)
-    before = _sessions(database_url)
+    before, held_before = _sessions(database_url)
     result = wrk.run(server.base + path, duration=duration, **options)  # type: ignore[arg-type]
     time.sleep(STATS_DELAY)
-    opened = _sessions(database_url) - before - 1  # the second probe's own session
+    after, held_after = _sessions(database_url)
+    opened = after - before - 1  # the second probe's own session
+    # A pool reaching a new peak opens a connection and keeps it: growth, not churn.
+    churn = opened - max(held_after - held_before, 0)
     return [
         Check(
             name,
-            f"{opened} in {duration:g} s ({result.rps:.0f} req/s, {result.errors} errors)",
-            "0",
-            verdict(opened == 0 and result.errors == 0),
+            f"{churn} opened and closed in {duration:g} s ({opened} opened, {held_after} kept "
+            f"open after, {held_before} before; {result.rps:.0f} req/s, {result.errors} errors)",
+            "0 opened and closed",
+            verdict(churn == 0 and result.errors == 0),
         )
     ]
