@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Generator
 from contextlib import aclosing, closing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -32,6 +33,7 @@ from fastapi.dependencies.models import Dependant
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
+from app.api.coalesce import Coalesced
 from app.api.deps import get_current_user, get_db
 from app.core.config import Settings
 from app.core.database import Database, for_requests, read_in_thread
@@ -152,7 +154,10 @@ async def read_marker(app: FastAPI) -> changes.Marker:
             # A WAL reader never waits for writers, and one indexed read of a local file takes
             # less than the hop to a worker thread would; a server's round trip takes more.
             return reader()
-        return await run_in_threadpool(reader)
+        shared: Coalesced[changes.Marker] | None = getattr(app.state, "public_marker_shared", None)
+        if shared is None:
+            shared = app.state.public_marker_shared = Coalesced(partial(run_in_threadpool, reader))
+        return await shared()
     # A test lends its own session (tests/conftest.py); read what the handler will read.
     provider: Any = override()
     if isinstance(provider, Generator):
