@@ -246,15 +246,18 @@ def track() -> None:
         event.listen(Session, "after_flush", _after_flush)
 
 
-def total(*, author_id: int | None = None, tag: str | None = None) -> ScalarSelect[Any] | None:
-    """The number of public posts of one author, or one tag, or in all, as a scalar subquery;
-    None for a combination no counter holds (the caller counts rows then)."""
+def total(
+    *, author_id: int | None = None, tag: str | None = None, now: datetime | None = None
+) -> ScalarSelect[Any] | None:
+    """The number of public posts of one author, or one tag, or in all, at `now` (the present by
+    default), as a scalar subquery; None for a combination no counter holds (the caller counts
+    rows then)."""
     if author_id is not None and tag is not None:
         return None
     kind, key = (
         (AUTHOR, str(author_id)) if author_id is not None else (TAG, tag) if tag else (ALL, "")
     )
-    return counted_total(kind, key, utcnow(), author_id=author_id, tag=tag)
+    return counted_total(kind, key, now or utcnow(), author_id=author_id, tag=tag)
 
 
 def counted_total(
