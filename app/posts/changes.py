@@ -31,14 +31,13 @@ from sqlalchemy import (
     bindparam,
     event,
     func,
-    insert,
     inspect,
     select,
-    update,
 )
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from app.comments.models import Comment
+from app.core import counters
 from app.core.models import utcnow
 from app.posts.models import Post, PostSchedule, PostTag, PublicVersion
 from app.users.models import User
@@ -102,11 +101,7 @@ def _after_rollback(session: Session) -> None:
 def bump(conn: Connection) -> None:
     """Add one to this connection's shard of the version (in the caller's transaction)."""
     shard = conn.info.setdefault(SHARD, random.randrange(SHARDS))  # noqa: S311 - spreads writes
-    done = conn.execute(
-        update(PublicVersion).where(VERSION.c.shard == shard).values(n=VERSION.c.n + 1)
-    )
-    if done.rowcount == 0:
-        conn.execute(insert(PublicVersion).values(shard=shard, n=1))
+    counters.add(conn, PublicVersion, {"shard": shard}, 1)
 
 
 def marker_query() -> Select[int, int]:

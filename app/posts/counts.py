@@ -48,9 +48,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 
+from app.core import counters
 from app.core.database import LOCKS
 from app.core.models import utcnow
 from app.posts import changes
@@ -77,23 +77,7 @@ def _add(conn: Connection, deltas: Counter[Key]) -> None:
     for (kind, key), delta in sorted(deltas.items()):
         if not delta:
             continue
-        where = (COUNTS.c.kind == kind) & (COUNTS.c.key == key) & (COUNTS.c.shard == shard)
-        done = conn.execute(update(PostCount).where(where).values(n=COUNTS.c.n + delta))
-        if done.rowcount == 0:
-            conn.execute(_upsert(conn.dialect.name, kind=kind, key=key, shard=shard, n=delta))
-
-
-def _upsert(backend: str, **row: Any) -> Any:
-    """An INSERT that adds to the row instead when another transaction inserted it since our
-    UPDATE found none (on PostgreSQL that UPDATE does not see, nor wait for, an uncommitted
-    insert; a plain INSERT would then fail on the primary key once the other commits)."""
-    if backend in ("postgresql", "sqlite"):
-        stmt = (postgresql.insert if backend == "postgresql" else sqlite.insert)(PostCount)
-        return stmt.values(**row).on_conflict_do_update(
-            index_elements=["kind", "key", "shard"], set_={"n": COUNTS.c.n + stmt.excluded.n}
-        )
-    my = mysql.insert(PostCount).values(**row)
-    return my.on_duplicate_key_update(n=COUNTS.c.n + my.inserted.n)
+        counters.add(conn, PostCount, {"kind": kind, "key": key, "shard": shard}, delta)
 
 
 def _locked(stmt: Any, *, skip_locked: bool = False) -> Any:

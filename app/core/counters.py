@@ -1,0 +1,32 @@
+"""Counter rows that writes add to (the post counters, the public version): one way to add,
+for every counter table."""
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+from app.core.models import Base
+
+
+def add(conn: Connection, model: type[Base], key: dict[str, Any], delta: int) -> None:
+    """Add `delta` to the `n` of `model`'s row at `key` (its primary key), creating the row when
+    it is the first. An UPDATE first, the common case; when it finds no row, an upsert: on
+    PostgreSQL that UPDATE neither sees nor waits for another transaction's uncommitted insert of
+    the same row, and a plain INSERT would then fail on the key once that one commits."""
+    columns = model.__table__.c
+    where = and_(*(columns[name] == value for name, value in key.items()))
+    done = conn.execute(update(model).where(where).values(n=columns.n + delta))
+    if done.rowcount == 0:
+        conn.execute(_upsert(conn.dialect.name, model, {**key, "n": delta}, list(key)))
+
+
+def _upsert(backend: str, model: type[Base], row: dict[str, Any], key: list[str]) -> Any:
+    n = model.__table__.c.n
+    if backend in ("postgresql", "sqlite"):
+        stmt = (postgresql.insert if backend == "postgresql" else sqlite.insert)(model)
+        return stmt.values(row).on_conflict_do_update(
+            index_elements=key, set_={"n": n + stmt.excluded.n}
+        )
+    my = mysql.insert(model).values(row)
+    return my.on_duplicate_key_update(n=n + my.inserted.n)
