@@ -6,10 +6,21 @@ substring questions: SQLite's FTS5 `trigram` tokenizer and PostgreSQL's pg_trgm 
 lower(title) and lower(content)). MariaDB has no trigram index, and its FULLTEXT indexes match
 words, not substrings: it scans.
 
+PostgreSQL's trigrams narrow too little where words are common: pg_trgm splits on spaces, so
+"quill ink" asks for any post holding both words anywhere, which with a small vocabulary is a
+third of them, each then read and matched again. A needle of GRAM characters or more is found
+through a second GIN index instead, over the GRAM-character substrings of the post's text
+spaces included (`quill_post_grams`): "ll in" stands where the two words meet, so the
+candidates are little more than the matches. Its functions are SQL, extracting the substrings
+with a regular expression at each of GRAM offsets (linear in the text; `substr` at each
+position would walk the string from its start every time), and declared costly so the planner
+puts every cheaper condition before them where it filters rather than uses the index.
+
 The meaning is the naive one on every backend: `lower(column) LIKE '%' || needle || '%'`, with
 the needle lower-cased by Python and %, _ and the escape character literal. On PostgreSQL the
-index only narrows the candidates and the LIKE decides. On SQLite the index decides alone, and
-answers exactly what the LIKE would (tests/posts/test_search.py checks it on random text):
+indexes only narrow the candidates and the LIKE decides: every GRAM-character substring of the
+needle is one of the text it is in, however the two were lower-cased. On SQLite the index
+decides alone, and answers exactly what the LIKE would (tests/posts/test_search.py checks it):
 - the FTS table holds `lower(title)` and `lower(content)` as SQLite computes them (ASCII letters
   folded, nothing else), and its tokenizer is case-sensitive, so it folds nothing more;
 - the needle is lower-cased by Python, so it has no ASCII capital left: SQLite's LIKE, which
@@ -34,6 +45,8 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    Text,
+    and_,
     func,
     literal_column,
     or_,
@@ -41,6 +54,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.core.models import UTCDateTime, utcnow
 from app.posts.models import Post
@@ -50,9 +64,16 @@ FTS = "posts_search"
 # The public list's index (app/posts/models.py): published posts by published_at.
 LISTED = "ix_posts_published_published_at_id"
 TRIGRAM = 3
+GRAM = 6
 # What alembic must not compare with the models: the FTS table (and its shadow tables), the
 # triggers keeping it (and those of the table before it), and PostgreSQL's expression indexes.
-UNMODELLED_PREFIXES = (FTS, "posts_fts", "ix_posts_title_trgm", "ix_posts_content_trgm")
+UNMODELLED_PREFIXES = (
+    FTS,
+    "posts_fts",
+    "ix_posts_title_trgm",
+    "ix_posts_content_trgm",
+    "ix_posts_grams",
+)
 
 # Published posts only (a search is of public posts): a draft costs a search nothing. The delete
 # must hand FTS5 exactly what the insert did, hence the same conditions on both sides.
@@ -81,6 +102,17 @@ _POSTGRESQL = (
     "CREATE INDEX IF NOT EXISTS ix_posts_title_trgm ON posts USING gin (lower(title) gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS ix_posts_content_trgm ON posts "
     "USING gin (lower(content) gin_trgm_ops)",
+    # Every GRAM-character substring: at offsets 1..GRAM, the string cut in consecutive pieces.
+    # (Both 6s are GRAM.)
+    "CREATE OR REPLACE FUNCTION quill_grams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE "
+    "STRICT PARALLEL SAFE COST 10000 AS $$ SELECT array_agg(piece[1]) "
+    "FROM generate_series(1, 6) AS start, "
+    "regexp_matches(substr(t, start), '(.{6})', 'g') AS piece $$",
+    "CREATE OR REPLACE FUNCTION quill_post_grams(title text, content text) RETURNS text[] "
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 10000 "
+    "AS $$ SELECT quill_grams(lower(title) || E'\\n' || lower(content)) $$",
+    "CREATE INDEX IF NOT EXISTS ix_posts_grams ON posts "
+    "USING gin (quill_post_grams(title, content)) WHERE published",
 )
 
 
@@ -104,6 +136,9 @@ def drop(conn: Connection) -> None:
     elif backend == "postgresql":
         conn.execute(text("DROP INDEX IF EXISTS ix_posts_title_trgm"))
         conn.execute(text("DROP INDEX IF EXISTS ix_posts_content_trgm"))
+        conn.execute(text("DROP INDEX IF EXISTS ix_posts_grams"))
+        conn.execute(text("DROP FUNCTION IF EXISTS quill_post_grams(text, text)"))
+        conn.execute(text("DROP FUNCTION IF EXISTS quill_grams(text)"))
 
 
 def unmodelled(name: str | None) -> bool:
@@ -130,20 +165,50 @@ def matching(q: str, backend: str) -> ColumnElement[bool]:
             .where(text(f"{FTS} MATCH :fts_phrase").bindparams(fts_phrase=_phrase(needle)))
         )
         return POSTS.c.id.in_(candidates)
-    # PostgreSQL's planner finds the trigram indexes for the LIKE itself.
-    return or_(
+    scanned = or_(
         func.lower(POSTS.c.title).contains(needle, autoescape=True),
         func.lower(POSTS.c.content).contains(needle, autoescape=True),
+    )
+    if backend != "postgresql" or len(needle) < GRAM:
+        # PostgreSQL's planner finds the trigram indexes for the LIKE itself.
+        return scanned
+    # The index's own expression, and its predicate (`published`), which the list asks anyway.
+    grams = func.quill_post_grams(POSTS.c.title, POSTS.c.content, type_=ARRAY(Text))
+    return and_(
+        POSTS.c.published == true(),
+        grams.contains(func.quill_grams(needle, type_=ARRAY(Text))),
+        scanned,
+    )
+
+
+def _grams_page(q: str, total: str) -> Select[Any]:
+    """PostgreSQL: every public match found once, through the gram index, then sorted and
+    counted. Asked for a page alone, the planner, which takes a phrase's substrings for
+    independent and so expects almost no match, would find them all for it, and again for the
+    total; and walking the list's index instead costs as much for a rare needle."""
+    now = utcnow()
+    matches = (
+        select(POSTS.c.id, POSTS.c.published_at)
+        .where(POSTS.c.published == true(), POSTS.c.published_at <= now, matching(q, "postgresql"))
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    found = select(func.count()).select_from(matches).scalar_subquery()
+    return select(matches.c.id, found.label(total)).order_by(
+        matches.c.published_at.desc(), matches.c.id.desc()
     )
 
 
 def public_page(q: str, backend: str, total: str) -> Select[Any] | None:
-    """SQLite: the ids of the public posts matching `q`, newest first, each row with their number
-    as the column `total`; None where the index cannot answer alone. The matches are found once:
+    """The ids of the public posts matching `q`, newest first, each row with their number as the
+    column `total`, from one search; None where the index cannot answer so (the caller counts).
+    PostgreSQL: through the gram index (_grams_page). SQLite: the matches are found once:
     the page walks LISTED (newest first) keeping the matching ids, and their number is the
     published matches less those scheduled for later (a short range of LISTED). SQLite's planner
     does not pick LISTED without statistics, and SQLAlchemy writes no `INDEXED BY`: hence the
     textual FROM and the unbound columns."""
+    if backend == "postgresql" and len(q.lower()) >= GRAM:
+        return _grams_page(q, total)
     if not _indexed(q, backend):
         return None
     matches = (
