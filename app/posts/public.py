@@ -5,6 +5,8 @@ author as an object is the largest cost a page would have (bench/ceiling.py meas
 The columns are named one by one, in the answer's order; where the answer has a file's URL, the
 column is the one holding the file's name. tests/test_public_list.py fails if a field that the
 schemas grow is missing here, and checks the list answers what GET /posts/{id} does.
+No models either: the page's JSON is written from the rows (`list_published`), and the route sends
+those bytes as they are.
 """
 
 from dataclasses import dataclass, field
