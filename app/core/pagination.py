@@ -60,14 +60,20 @@ def count_query(stmt: Select[Any]) -> Select[int]:
     return select(func.count()).select_from(stmt.order_by(None).subquery())
 
 
-def page_of(items: list[Any], total: int, params: PageParams) -> Page[Any]:
+def page_fields(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
+    """A page's fields, in Page's order: a list that renders its JSON itself (the public list)
+    sends exactly what Page would."""
     total_pages = math.ceil(total / params.per_page) if total else 0
-    return Page[Any](
-        data=items,
-        total=total,
-        page=params.page,
-        per_page=params.per_page,
-        total_pages=total_pages,
-        has_next=params.page < total_pages,
-        has_prev=params.page > 1,
-    )
+    return {
+        "data": items,
+        "total": total,
+        "page": params.page,
+        "per_page": params.per_page,
+        "total_pages": total_pages,
+        "has_next": params.page < total_pages,
+        "has_prev": params.page > 1,
+    }
+
+
+def page_of(items: list[Any], total: int, params: PageParams) -> Page[Any]:
+    return Page[Any](**page_fields(items, total, params))

@@ -108,10 +108,13 @@ async def list_posts(
     author_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     q: Annotated[SearchText | None, Query()] = None,
     tag: Annotated[TagName | None, Query()] = None,
-) -> Page[PostWithAuthor]:
-    return await read_in_thread(
+) -> Response:
+    # The page's JSON is rendered from its rows (app/posts/public.py); a Response is sent as it
+    # is, so FastAPI does not validate and serialise it again. response_model documents it.
+    body = await read_in_thread(
         session, public.list_published, session, params=page, author_id=author_id, q=q, tag=tag
     )
+    return Response(body, media_type="application/json")
 
 
 @router.get(
