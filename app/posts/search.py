@@ -154,8 +154,13 @@ def _indexed(q: str, backend: str) -> bool:
     return backend == "sqlite" and len(q.lower()) >= TRIGRAM
 
 
+def _by_grams(q: str, backend: str) -> bool:
+    return backend == "postgresql" and len(q.lower()) >= GRAM
+
+
 def matching(q: str, backend: str) -> ColumnElement[bool]:
-    """Posts whose title or content contains `q`, ignoring case; %, _ and / are literal."""
+    """Posts whose title or content contains `q`, ignoring case; %, _ and / are literal. Only
+    among published posts (the caller says so): PostgreSQL's gram index holds no other."""
     needle = q.lower()
     if _indexed(q, backend):
         # Published posts only, as the public list's own conditions ask anyway.
@@ -169,16 +174,13 @@ def matching(q: str, backend: str) -> ColumnElement[bool]:
         func.lower(POSTS.c.title).contains(needle, autoescape=True),
         func.lower(POSTS.c.content).contains(needle, autoescape=True),
     )
-    if backend != "postgresql" or len(needle) < GRAM:
+    if not _by_grams(q, backend):
         # PostgreSQL's planner finds the trigram indexes for the LIKE itself.
         return scanned
-    # The index's own expression, and its predicate (`published`), which the list asks anyway.
+    # The index's own expression; its predicate (`published`) is the caller's: only public posts
+    # are searched.
     grams = func.quill_post_grams(POSTS.c.title, POSTS.c.content, type_=ARRAY(Text))
-    return and_(
-        POSTS.c.published == true(),
-        grams.contains(func.quill_grams(needle, type_=ARRAY(Text))),
-        scanned,
-    )
+    return and_(grams.contains(func.quill_grams(needle, type_=ARRAY(Text))), scanned)
 
 
 def _grams_page(q: str, total: str) -> Select[Any]:
@@ -207,7 +209,7 @@ def public_page(q: str, backend: str, total: str) -> Select[Any] | None:
     published matches less those scheduled for later (a short range of LISTED). SQLite's planner
     does not pick LISTED without statistics, and SQLAlchemy writes no `INDEXED BY`: hence the
     textual FROM and the unbound columns."""
-    if backend == "postgresql" and len(q.lower()) >= GRAM:
+    if _by_grams(q, backend):
         return _grams_page(q, total)
     if not _indexed(q, backend):
         return None
