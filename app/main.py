@@ -14,7 +14,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import docs, documented
+from app.api import docs, documented, page_cache
 from app.api import metrics as metrics_route
 from app.api.documented import document_every_answer_headers
 from app.api.public_pages import PublicPageMiddleware
@@ -141,6 +141,7 @@ def create_app(
     # in one process (tests) never share them by accident.
     app.state.settings = settings
     app.state.database = database
+    app.state.public_marker = page_cache.marker_source(database)
     app.state.storage = storage
     app.state.mailer = Mailer(settings)
     app.state.jobs = jobs_for(settings, app.state.mailer)

@@ -22,7 +22,7 @@ the newest marker.
 """
 
 from collections import OrderedDict
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import aclosing, closing
 from dataclasses import dataclass
 from functools import partial
@@ -139,25 +139,31 @@ def requires_user(dependant: Dependant) -> bool:
     return any(sub.call is get_current_user or requires_user(sub) for sub in dependant.dependencies)
 
 
+MarkerSource = Callable[[], Awaitable[changes.Marker]]
+
+
+def marker_source(database: Database) -> MarkerSource:
+    """How read_marker reads the marker when no test lends a session (create_app keeps it on
+    app.state): a pooled DBAPI cursor, not a session, as this is the whole cost of a 304 or a
+    cached page."""
+    reader = changes.MarkerReader(for_requests(database.engine))
+    if reader.engine.dialect.name != "sqlite":
+        return Coalesced(partial(run_in_threadpool, reader))
+
+    async def local() -> changes.Marker:
+        # A WAL reader never waits for writers, and one indexed read of a local file takes less
+        # than the hop to a worker thread would; a server's round trip takes more.
+        return reader()
+
+    return local
+
+
 async def read_marker(app: FastAPI) -> changes.Marker:
     """The public version marker, read through the session the handler would get."""
     override = app.dependency_overrides.get(get_db)
     if override is None:
-        # A pooled DBAPI cursor, not a session: this is the whole cost of a 304 or a cached page.
-        reader: changes.MarkerReader | None = getattr(app.state, "public_marker_reader", None)
-        if reader is None:
-            database = cast(Database, app.state.database)
-            reader = app.state.public_marker_reader = changes.MarkerReader(
-                for_requests(database.engine)
-            )
-        if reader.engine.dialect.name == "sqlite":
-            # A WAL reader never waits for writers, and one indexed read of a local file takes
-            # less than the hop to a worker thread would; a server's round trip takes more.
-            return reader()
-        shared: Coalesced[changes.Marker] | None = getattr(app.state, "public_marker_shared", None)
-        if shared is None:
-            shared = app.state.public_marker_shared = Coalesced(partial(run_in_threadpool, reader))
-        return await shared()
+        source = cast(MarkerSource, app.state.public_marker)
+        return await source()
     # A test lends its own session (tests/conftest.py); read what the handler will read.
     provider: Any = override()
     if isinstance(provider, Generator):

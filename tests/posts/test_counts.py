@@ -20,6 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.core import counters
+from app.core.database import Database, make_engine
 from app.core.errors import NotFoundError
 from app.core.models import utcnow
 from app.posts import counts
@@ -29,6 +31,7 @@ from app.posts.schemas import PostCreate, PostUpdate
 from app.uploads.storage import LocalStorage
 from app.users import service as users
 from app.users.models import User
+from tests.utils.db import committed_user
 
 TAGS = ("alpha", "beta", "gamma", "delta", "café")
 AUTHORS = 6
@@ -203,20 +206,18 @@ def counts_total(session: Session, *, tag: str) -> int:
     return int(session.scalar(select(counts.total(tag=tag))) or 0)
 
 
-def test_two_transactions_creating_one_counter_row_both_count(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_transactions_creating_one_counter_row_both_count(engine: Engine) -> None:
     """The first post of a tag, published by two transactions at once: each finds no counter
     row and creates it. The second must add to the first's row, not fail on its key."""
-    monkeypatch.setattr(counts.random, "randrange", lambda _n: 0)
     key = ("tag", f"race-{uuid4().hex[:8]}")
+    row = {"kind": key[0], "key": key[1], "shard": 0}
     first_inserted, errors = threading.Event(), []
 
     def second() -> None:
         first_inserted.wait()
         try:
             with engine.begin() as conn:
-                counts._add(conn, Counter({key: 1}))
+                counters.add(conn, PostCount, row, 1)
         except Exception as exc:  # the assertion below reports it
             errors.append(exc)
 
@@ -224,7 +225,7 @@ def test_two_transactions_creating_one_counter_row_both_count(
     thread.start()
     try:
         with engine.begin() as conn:
-            counts._add(conn, Counter({key: 1}))
+            counters.add(conn, PostCount, row, 1)
             first_inserted.set()
             time.sleep(0.5)  # the second now waits on (or has missed) this uncommitted row
         thread.join(timeout=30)
@@ -235,3 +236,98 @@ def test_two_transactions_creating_one_counter_row_both_count(
     finally:
         with engine.begin() as conn:
             conn.execute(delete(PostCount).where(PostCount.key == key[1]))
+
+
+def test_each_flush_takes_its_shards_all_posts_counter_first(
+    db: Session, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating a tagged post flushes twice: the post (the all-posts and author counters), then
+    its tag rows (the tag counters alone). Each flush must still start at the all-posts row of
+    the one shard its connection writes, or two transactions could lock counters in opposite
+    orders across their flushes (the deadlock test below)."""
+    flushes: list[list[tuple[str, str, int]]] = []
+    add, add_deltas = counters.add, counts._add
+
+    def recording_add(conn: Any, model: Any, key: dict[str, Any], delta: int) -> None:
+        if model is PostCount:
+            flushes[-1].append((key["kind"], key["key"], key["shard"]))
+        add(conn, model, key, delta)
+
+    def recording_flush(conn: Any, deltas: Counter[counts.Key]) -> None:
+        flushes.append([])
+        add_deltas(conn, deltas)
+
+    monkeypatch.setattr(counters, "add", recording_add)
+    monkeypatch.setattr(counts, "_add", recording_flush)
+    author = make_user()
+    for n in range(4):
+        data = PostCreate(title=f"Flush {n}", content="w", tags=["alpha", "beta"], published=True)
+        posts.create_post(db, author=author, data=data)
+    written = [flush for flush in flushes if flush]
+    assert len(written) == 8
+    assert [flush[0][:2] for flush in written] == [("all", "")] * 8
+    assert len({shard for flush in written for _, _, shard in flush}) == 1
+
+
+def test_transactions_flushing_counters_in_opposite_orders_do_not_deadlock(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    password_hash: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A retags a published post (tag counters), B creates a post with the new tag (all-posts
+    and author counters, then the tag's, which A holds), then A publishes a post (all-posts,
+    which B holds). Both on one shard, as any two connections may be: B must queue behind A,
+    not lock in the other order and deadlock (the database would kill one of them)."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: no row locks to take out of order")
+    monkeypatch.setattr(counts.random, "randrange", lambda _n: 0)
+    # Its own pool: the shared one's connections already have their shard.
+    own = Database(make_engine(engine.url.render_as_string(hide_password=False)))
+    tag, new_tag = f"x-{uuid4().hex[:6]}", f"y-{uuid4().hex[:6]}"
+    errors: list[Exception] = []
+    email = f"deadlock-{uuid4().hex[:6]}@example.com"
+    with committed_user(session_factory, email=email, hashed_password=password_hash) as user:
+        with session_factory() as session:
+            data = PostCreate(title="Retagged", content="w", tags=[tag], published=True)
+            retagged = posts.create_post(session, author=user, data=data).id
+        b_started = threading.Event()
+
+        def b() -> None:
+            try:
+                with own.sessions() as session:
+                    author = session.get(User, user.id)
+                    assert author is not None
+                    b_started.set()
+                    data = PostCreate(title="B", content="w", tags=[new_tag], published=True)
+                    posts.create_post(session, author=author, data=data)
+            except Exception as exc:  # the assertion below reports it
+                b_started.set()
+                errors.append(exc)
+
+        thread = threading.Thread(target=b)
+        try:
+            with own.sessions() as a:
+                post = a.get(Post, retagged)
+                assert post is not None
+                posts._set_tags(a, post, [new_tag])
+                a.flush()
+                thread.start()
+                b_started.wait(timeout=10)
+                time.sleep(0.5)  # B's flushes now wait on A's counter rows
+                a.add(
+                    posts.new_post(
+                        author_id=user.id, slug=f"a-{tag}", title="A", content="w", published=True
+                    )
+                )
+                a.flush()
+                a.commit()
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            thread.join(timeout=30)
+            own.dispose()
+        assert errors == []
+        with session_factory() as session:
+            assert counts_total(session, tag=new_tag) == 2
+            assert counts_total(session, tag=tag) == 0
