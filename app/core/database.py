@@ -240,3 +240,25 @@ async def read_in_thread(
             session.close()
 
     return await run_in_threadpool(read)
+
+
+# Drivers that enter and leave autocommit on the client alone: psycopg. PyMySQL sends
+# `SET AUTOCOMMIT` each way, and SQLite's reads cross no network.
+CLIENT_SIDE_AUTOCOMMIT = frozenset({"psycopg"})
+
+
+def standalone_reads(session: Session) -> Session | Connection:
+    """Where a read sends statements that each stand on their own (nothing it reads must agree
+    with what another of its statements read): on PostgreSQL, a pooled connection in autocommit.
+    psycopg then sends no BEGIN before the statement, and the pool's reset on return no
+    ROLLBACK: one round trip instead of three. PostgreSQL's default READ COMMITTED gives each
+    statement its own snapshot in a transaction too, so what is read is the same. Elsewhere, and
+    for a session already in a transaction or lent a connection (tests), the session itself."""
+    bind = session.get_bind()
+    if (
+        isinstance(bind, Engine)
+        and bind.dialect.driver in CLIENT_SIDE_AUTOCOMMIT
+        and not session.in_transaction()
+    ):
+        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.core.database import standalone_reads
 from app.core.models import utcnow
 from app.core.pagination import PageParams, count_query, page_fields
 from app.posts import counts, search
@@ -267,14 +268,17 @@ def list_published(
     q: str | None = None,
 ) -> bytes:
     """The page's JSON, byte for byte what FastAPI would send for it as a PostWithAuthorPage
-    (pydantic-core's serialiser, which the models use too, over plain dicts)."""
+    (pydantic-core's serialiser, which the models use too, over plain dicts). It needs no
+    transaction (app.core.database.standalone_reads): the page's rows carry its total, or a
+    second statement counts it, which under READ COMMITTED had a snapshot of its own anyway."""
     backend = session.get_bind().dialect.name
     query = page_query(backend, params, author_id=author_id, tag=tag, q=q)
-    rows = session.execute(query.rows, query.parameters).all()
+    reads = standalone_reads(session)
+    rows = reads.execute(query.rows, query.parameters).all()
     if query.total_in_rows and rows:
         total = int(rows[0]._mapping[TOTAL])
     elif params.page == 1 and len(rows) < params.per_page:
         total = len(rows)  # the first page holds everything there is
     else:
-        total = int(session.scalar(query.total, query.parameters) or 0)
+        total = int(reads.scalar(query.total, query.parameters) or 0)
     return to_json(page_fields([_item(row) for row in rows], total, params))
