@@ -18,7 +18,7 @@ down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SHARDS = 8  # app.posts.changes.SHARDS when this was written; missing shards are created on use
+SHARDS = 8  # app.core.counters.SHARDS (then app.posts.changes.SHARDS) when this was written; missing shards are created on use
 
 
 def upgrade() -> None:

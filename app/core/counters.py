@@ -1,12 +1,24 @@
 """Counter rows that writes add to (the post counters, the public version): one way to add,
-for every counter table."""
+and one shard per connection, for every counter table."""
 
+import random
 from typing import Any
 
 from sqlalchemy import Connection, and_, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from app.core.models import Base
+
+# A hot counter is SHARDS rows that reads sum, so concurrent writers rarely wait on one another.
+SHARDS = 8
+SHARD = "quill_counter_shard"
+
+
+def shard(conn: Connection) -> int:
+    """The connection's shard, the same for all its transactions: chosen once at random and kept
+    with its pooled DBAPI connection."""
+    chosen: int = conn.info.setdefault(SHARD, random.randrange(SHARDS))  # noqa: S311 - no secret
+    return chosen
 
 
 def add(conn: Connection, model: type[Base], key: dict[str, Any], delta: int) -> None:

@@ -15,12 +15,11 @@ Like the counters, this follows the ORM, not calls in each service: flushes that
 a tag row, a comment, or a user's public fields (and ORM-executed UPDATE/DELETE/INSERT
 statements on those tables) mark the session; the bump happens once, in `before_commit`, after
 the last flush. Taking the row lock last and once keeps writers from deadlocking over it, and
-holds it only for the commit itself. Each pooled connection adds to its own one of SHARDS rows
-(chosen once per connection), so concurrent writers rarely wait on one another. Plain SQL
-writes (bulk loads) call `bump` themselves (counts.rebuild does).
+holds it only for the commit itself. Each pooled connection adds to its own one of
+counters.SHARDS rows (counters.shard), so concurrent writers rarely wait on one another. Plain
+SQL writes (bulk loads) call `bump` themselves (counts.rebuild does).
 """
 
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -42,14 +41,12 @@ from app.core.models import utcnow
 from app.posts.models import Post, PostSchedule, PostTag, PublicVersion
 from app.users.models import User
 
-SHARDS = 8
 VERSION, SCHEDULE = PublicVersion.__table__, PostSchedule.__table__
 # A user's fields some public read shows (as an author or a commenter).
 USER_FIELDS = ("name", "bio", "avatar_name")
 PUBLIC_TABLES = frozenset(model.__tablename__ for model in (Post, PostTag, Comment, User))
 PUBLIC_ROWS = (Post, PostTag, Comment)
 CHANGED = "quill_public_changed"
-SHARD = "quill_public_version_shard"
 
 Marker = tuple[int, int]
 
@@ -100,8 +97,7 @@ def _after_rollback(session: Session) -> None:
 
 def bump(conn: Connection) -> None:
     """Add one to this connection's shard of the version (in the caller's transaction)."""
-    shard = conn.info.setdefault(SHARD, random.randrange(SHARDS))  # noqa: S311 - spreads writes
-    counters.add(conn, PublicVersion, {"shard": shard}, 1)
+    counters.add(conn, PublicVersion, {"shard": counters.shard(conn)}, 1)
 
 
 def marker_query() -> Select[int, int]:

@@ -22,16 +22,16 @@ Plain SQL writes to posts (bulk loads) bypass this: `rebuild` recounts after the
 app.posts.changes.bump marks the public reads changed).
 
 The all-posts counter is one logical row every publish updates; under concurrent writes its row
-lock would serialise them until commit. So it is SHARDS rows, and a read sums them (one short
-index range). Each connection writes one shard, at random but the same for all its transactions,
-and every flush that changes a counter updates that shard's all-posts row first, with a delta of
-0 when it has none there. Two transactions on one shard then queue on that row before either
-locks another counter, and transactions on different shards share no counter row. A transaction
-may flush many times (creating a tagged post flushes twice), so sorting each flush's keys alone
-would not order the locks across flushes. The fold skips posts another transaction has locked.
+lock would serialise them until commit. So it is counters.SHARDS rows, and a read sums them (one
+short index range). Each connection writes one shard (counters.shard), the same for all its
+transactions, and every flush that changes a counter updates that shard's all-posts row first,
+with a delta of 0 when it has none there. Two transactions on one shard then queue on that row
+before either locks another counter, and transactions on different shards share no counter row.
+A transaction may flush many times (creating a tagged post flushes twice), so sorting each
+flush's keys alone would not order the locks across flushes. The fold skips posts another
+transaction has locked.
 """
 
-import random
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -61,8 +61,6 @@ from app.posts import changes
 from app.posts.models import Post, PostCount, PostSchedule, PostTag
 from app.users.models import User
 
-SHARDS = 8
-SHARD = "quill_post_count_shard"
 ALL, AUTHOR, TAG = "all", "author", "tag"
 ALL_POSTS = (ALL, "")
 COUNTS, SCHEDULE = PostCount.__table__, PostSchedule.__table__
@@ -77,12 +75,6 @@ def _scopes(author_id: int, tags: Iterable[str]) -> list[Key]:
     return [ALL_POSTS, (AUTHOR, str(author_id)), *((TAG, name) for name in tags)]
 
 
-def _shard(conn: Connection) -> int:
-    """The connection's shard of every counter, kept with its pooled DBAPI connection."""
-    shard: int = conn.info.setdefault(SHARD, random.randrange(SHARDS))  # noqa: S311 - no secret
-    return shard
-
-
 def _add(conn: Connection, deltas: Counter[Key]) -> None:
     """Add each delta to the connection's shard of its counter (creating the row when it is the
     first): the all-posts row first whenever any counter changes (the module's docstring says
@@ -90,10 +82,8 @@ def _add(conn: Connection, deltas: Counter[Key]) -> None:
     changed = {scope: delta for scope, delta in deltas.items() if delta}
     if not changed:
         return
-    shard = _shard(conn)
-    counters.add(
-        conn, PostCount, {"kind": ALL, "key": "", "shard": shard}, changed.pop(ALL_POSTS, 0)
-    )
+    changed.setdefault(ALL_POSTS, 0)  # "all" sorts before "author" and "tag"
+    shard = counters.shard(conn)
     for (kind, key), delta in sorted(changed.items()):
         counters.add(conn, PostCount, {"kind": kind, "key": key, "shard": shard}, delta)
 

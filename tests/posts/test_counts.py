@@ -281,7 +281,7 @@ def test_transactions_flushing_counters_in_opposite_orders_do_not_deadlock(
     not lock in the other order and deadlock (the database would kill one of them)."""
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite has one writer at a time: no row locks to take out of order")
-    monkeypatch.setattr(counts.random, "randrange", lambda _n: 0)
+    monkeypatch.setattr(counters.random, "randrange", lambda _n: 0)
     # Its own pool: the shared one's connections already have their shard.
     own = Database(make_engine(engine.url.render_as_string(hide_password=False)))
     tag, new_tag = f"x-{uuid4().hex[:6]}", f"y-{uuid4().hex[:6]}"
