@@ -17,8 +17,10 @@ from fastapi.routing import APIRoute
 from app.api import docs, documented, page_cache
 from app.api import metrics as metrics_route
 from app.api.documented import document_every_answer_headers
+from app.api.list_lane import ListLane
 from app.api.public_pages import PublicPageMiddleware
 from app.api.routes import health, router_modules
+from app.api.routes import posts as posts_routes
 from app.core import errors, metrics
 from app.core.config import Settings, get_settings
 from app.core.database import THREADPOOL_SIZE, Database
@@ -188,6 +190,8 @@ def create_app(
     # included router in turn, and the public reads should not pay for matching account routes.
     for module in router_modules():
         app.include_router(module.router, max_body_size=settings.max_json_body_bytes)
+    # Anonymous GET /posts misses, answered before routing by the route's own parts.
+    app.state.list_lane = ListLane.of(posts_routes.router)
     docs.install(app)
     if counting is not None:
         metrics_route.install(app, counting, settings.metrics_token)

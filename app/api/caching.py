@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 
 from app.api import page_cache
 from app.core.config import Settings
+from app.posts.changes import Marker
 
 # The credentials a request may carry (app.api.deps): with either, the answer may be one only
 # that caller sees (an author reads their draft at the same URL), so it is kept out of shared
@@ -122,24 +123,13 @@ def conditional(request: Request, response: Response) -> Response:
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-async def versioned(request: Request, handler: Handler) -> Response:
-    """An anonymous public read: 304 or a cached page after one statement, else rendered and
-    kept (app/api/page_cache.py; app/api/public_pages.py answers most hits before routing)."""
-    scope = request.scope
-    marker = scope.pop(page_cache.MARKER_KEY, None)
-    if marker is None:
-        marker = await page_cache.read_marker(request.app)
-    headers = cache_headers(request, etag_of(page_cache.versioned_seed(request, marker)))
-    if matches(request, headers["ETag"]):
-        return not_modified(headers)
-    pages = page_cache.pages_of(request.app)
-    url = page_cache.url_key(scope, page_cache.host_of(scope))
-    cached = pages.get(url, marker)
-    if cached is not None:
-        response = Response(content=cached.body)
-        response.raw_headers = list(cached.headers)
-        return response
-    response = await handler(request)
+def versioned_headers(request: Request, marker: Marker) -> dict[str, str]:
+    """The cache headers of an anonymous public read at `marker`."""
+    return cache_headers(request, etag_of(page_cache.versioned_seed(request, marker)))
+
+
+def keep(request: Request, response: Response, headers: dict[str, str], marker: Marker) -> Response:
+    """`response` with `headers`, its 200 kept in the page cache under the URL and `marker`."""
     body = getattr(response, "body", None)
     if response.status_code != 200 or not isinstance(body, bytes) or response.background:
         return response  # errors, streams and answers with work left are not kept
@@ -147,6 +137,7 @@ async def versioned(request: Request, handler: Handler) -> Response:
     response.headers.update(headers)
     if vary:
         response.headers["Vary"] = f"{vary}, {VARY}"
+    scope = request.scope
     page = page_cache.Page(
         marker=marker,
         body=body,
@@ -155,8 +146,27 @@ async def versioned(request: Request, handler: Handler) -> Response:
         not_modified=tuple(not_modified(headers).raw_headers),
         route=scope.get("route"),
     )
-    pages.put(url, page)
+    page_cache.pages_of(request.app).put(page_cache.url_key(scope, page_cache.host_of(scope)), page)
     return response
+
+
+async def versioned(request: Request, handler: Handler) -> Response:
+    """An anonymous public read: 304 or a cached page after one statement, else rendered and
+    kept (app/api/page_cache.py; app/api/public_pages.py answers most hits before routing)."""
+    scope = request.scope
+    marker = scope.pop(page_cache.MARKER_KEY, None)
+    if marker is None:
+        marker = await page_cache.read_marker(request.app)
+    headers = versioned_headers(request, marker)
+    if matches(request, headers["ETag"]):
+        return not_modified(headers)
+    url = page_cache.url_key(scope, page_cache.host_of(scope))
+    cached = page_cache.pages_of(request.app).get(url, marker)
+    if cached is not None:
+        response = Response(content=cached.body)
+        response.raw_headers = list(cached.headers)
+        return response
+    return keep(request, await handler(request), headers, marker)
 
 
 class PublicReadRoute(APIRoute):

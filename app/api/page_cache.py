@@ -22,21 +22,22 @@ the newest marker.
 """
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Generator
-from contextlib import aclosing, closing
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import aclosing, asynccontextmanager, closing
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from app.api.coalesce import Coalesced
 from app.api.deps import get_current_user, get_db
 from app.core.config import Settings
-from app.core.database import Database, for_requests, read_in_thread
+from app.core.database import Database, for_requests, read_in_thread, release
 from app.posts import changes
 
 MAX_ENTRIES = 512
@@ -158,20 +159,34 @@ def marker_source(database: Database) -> MarkerSource:
     return local
 
 
-async def read_marker(app: FastAPI) -> changes.Marker:
-    """The public version marker, read through the session the handler would get."""
+@asynccontextmanager
+async def session_of(app: FastAPI) -> AsyncIterator[Session]:
+    """The session get_db gives a request of `app`, for code that runs before routing: a new one,
+    closed after, or the one a test lends (tests/conftest.py overrides get_db)."""
     override = app.dependency_overrides.get(get_db)
     if override is None:
-        source = cast(MarkerSource, app.state.public_marker)
-        return await source()
-    # A test lends its own session (tests/conftest.py); read what the handler will read.
+        session = cast(Database, app.state.database).sessions()
+        try:
+            yield session
+        finally:
+            await release(session)
+        return
     provider: Any = override()
     if isinstance(provider, Generator):
         with closing(provider):
-            session = next(provider)
-            return await read_in_thread(session, changes.read_marker, session)
+            yield next(provider)
+        return
     async with aclosing(provider):
-        session = await anext(provider)
+        yield await anext(provider)
+
+
+async def read_marker(app: FastAPI) -> changes.Marker:
+    """The public version marker, read through the session the handler would get."""
+    if app.dependency_overrides.get(get_db) is None:
+        source = cast(MarkerSource, app.state.public_marker)
+        return await source()
+    # A test lends its own session; read what the handler will read.
+    async with session_of(app) as session:
         return await read_in_thread(session, changes.read_marker, session)
 
 

@@ -20,7 +20,6 @@ counters.SHARDS rows (counters.shard), so concurrent writers rarely wait on one 
 SQL writes (bulk loads) call `bump` themselves (counts.rebuild does).
 """
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +36,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from app.comments.models import Comment
 from app.core import counters
+from app.core.driver_reads import DriverRead, fetch_pooled
 from app.core.models import utcnow
 from app.posts.models import Post, PostSchedule, PostTag, PublicVersion
 from app.users.models import User
@@ -121,10 +121,9 @@ def read_marker(session: Session | Connection) -> Marker:
 
 
 class MarkerReader:
-    """`read_marker` on a DBAPI cursor of `engine`'s pool, for the reads that run it alone (a 304
-    or a cached page costs little else): the statement compiled once for the engine's dialect,
-    `:now` turned into what the driver takes by the column type's own bind processor. The pool
-    still checks the connection out and resets it on return, as Connection does.
+    """`read_marker` on a DBAPI cursor of `engine`'s pool (app.core.driver_reads), for the reads
+    that run it alone: it is the whole cost of a 304 or a cached page. On PostgreSQL it runs in
+    autocommit: one round trip, no BEGIN and ROLLBACK around it.
 
     A driver error goes back through SQLAlchemy: a lost connection is invalidated, and the read is
     made once more on a Connection, so what fails raises the same exceptions as before.
@@ -132,49 +131,17 @@ class MarkerReader:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        dialect = engine.dialect
-        compiled = MARKER.compile(dialect=dialect)
-        self.sql = compiled.string
-        # Every parameter but :now (the literal of coalesce) is a constant: processed once.
-        values: dict[str, Any] = {}
-        self.process_now: Callable[[Any], Any] | None = None
-        for name, value in compiled.construct_params({"now": None}).items():
-            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if name == "now":
-                self.process_now = process
-            else:
-                values[name] = value if process is None else process(value)
-        escaped = getattr(compiled, "escaped_bind_names", None) or {}
-        self.constants = {escaped.get(name, name): value for name, value in values.items()}
-        self.now_name = escaped.get("now", "now")
-        self.order = list(compiled.positiontup or ()) if dialect.positional else None
-
-    def parameters(self) -> Any:
-        now = utcnow() if self.process_now is None else self.process_now(utcnow())
-        if self.order is None:
-            return {**self.constants, self.now_name: now}
-        return tuple(now if name == "now" else self.constants[name] for name in self.order)
+        self.read = DriverRead(MARKER, engine.dialect, variables=("now",))
 
     def __call__(self) -> Marker:
-        dialect = self.engine.dialect
-        conn = self.engine.raw_connection()
         try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(self.sql, self.parameters())
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error as exc:
-            if dialect.is_disconnect(exc, conn.dbapi_connection, None):
-                conn.invalidate(exc)
-            conn.close()
+            rows = fetch_pooled(self.engine, self.read, {"now": utcnow()})
+        except self.engine.dialect.loaded_dbapi.Error:
             with self.engine.connect() as retry:
                 return read_marker(retry)
-        conn.close()
-        if row is None:
+        if not rows:
             raise RuntimeError("the marker statement answered no row")
-        return int(row[0]), int(row[1])
+        return int(rows[0][0]), int(rows[0][1])
 
 
 def track() -> None:

@@ -9,6 +9,7 @@ No models either: the page's JSON is written from the rows (`list_published`), a
 those bytes as they are.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
@@ -25,9 +26,12 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from app.core import driver_reads
 from app.core.database import standalone_reads
+from app.core.driver_reads import DriverRead
 from app.core.models import utcnow
 from app.core.pagination import PageParams, count_query, page_fields
 from app.posts import counts, search
@@ -104,6 +108,13 @@ TAG = bindparam("list_tag", type_=POST_TAGS.c.name.type)
 COUNTER_KEY = bindparam("list_counter_key", type_=String())
 LIMIT = bindparam("list_limit", type_=Integer())
 OFFSET = bindparam("list_offset", type_=Integer())
+# A list without `q` writes its LIMIT and OFFSET into the SQL: PostgreSQL keeps one plan for a
+# prepared statement only if that plan is as good as one made for the values, and a LIMIT it
+# cannot see made it plan a join of every row (so it planned every execution anew).
+LITERAL_LIMIT = bindparam("list_limit", type_=Integer(), literal_execute=True)
+LITERAL_OFFSET = bindparam("list_offset", type_=Integer(), literal_execute=True)
+VARIABLES = (NOW.key, AUTHOR_ID.key, TAG.key, COUNTER_KEY.key)
+LITERALS = (LIMIT.key, OFFSET.key)
 
 
 def _ids(backend: str, *, author_id: Any, tag: Any, q: str | None) -> Select[Any]:
@@ -136,7 +147,8 @@ def _statements(
     # A search the index answers alone (SQLite) counts its matches in the pass finding its page:
     # finding them is what a search costs.
     alone = search.public_page(q, backend, TOTAL) if q and not (by_author or by_tag) else None
-    page = (ids if alone is None else alone).limit(LIMIT).offset(OFFSET).subquery("page")
+    limit, offset = (LIMIT, OFFSET) if q else (LITERAL_LIMIT, LITERAL_OFFSET)
+    page = (ids if alone is None else alone).limit(limit).offset(offset).subquery("page")
     counted = not q and not (by_author and by_tag)
     kept = None
     if counted:
@@ -154,6 +166,16 @@ def _statements(
 
 
 _built = lru_cache(maxsize=32)(partial(_statements, q=None))
+
+
+@lru_cache(maxsize=32)
+def _driver_reads(dialect: Dialect, by_author: bool, by_tag: bool) -> tuple[DriverRead, DriverRead]:
+    """A list without `q`, its rows and its total, compiled once for `dialect`."""
+    rows, total, _ = _built(dialect.name, by_author=by_author, by_tag=by_tag)
+    return (
+        DriverRead(rows, dialect, variables=VARIABLES, literals=LITERALS),
+        DriverRead(total, dialect, variables=VARIABLES),
+    )
 
 
 def page_query(
@@ -196,7 +218,7 @@ def author_of(row: Row[Any]) -> UserPublic:
 _ITEM_COLUMNS = len(POST_COLUMNS) + len(AUTHOR_COLUMNS)
 
 
-def _item(row: Row[Any]) -> dict[str, Any]:
+def _item(row: Sequence[Any]) -> dict[str, Any]:
     """A row as PostWithAuthor serialises it: the fields in the model's order (the columns'),
     the file names made URLs. No model is built: the columns already have the fields' types, and
     building models cost more than reading the rows (tests/posts/test_list_json.py compares these
@@ -269,16 +291,29 @@ def list_published(
 ) -> bytes:
     """The page's JSON, byte for byte what FastAPI would send for it as a PostWithAuthorPage
     (pydantic-core's serialiser, which the models use too, over plain dicts). It needs no
-    transaction (app.core.database.standalone_reads): the page's rows carry its total, or a
-    second statement counts it, which under READ COMMITTED had a snapshot of its own anyway."""
-    backend = session.get_bind().dialect.name
-    query = page_query(backend, params, author_id=author_id, tag=tag, q=q)
-    reads = standalone_reads(session)
-    rows = reads.execute(query.rows, query.parameters).all()
+    transaction (autocommit on PostgreSQL: app.core.driver_reads, database.standalone_reads):
+    the page's rows carry its total, or a second statement counts it, which under READ
+    COMMITTED had a snapshot of its own anyway."""
+    dialect = session.get_bind().dialect
+    query = page_query(dialect.name, params, author_id=author_id, tag=tag, q=q)
+    rows: Sequence[Sequence[Any]]
+    if q:
+        reads = standalone_reads(session)
+        rows = reads.execute(query.rows, query.parameters).all()
+        count: Callable[[], Any] = partial(reads.scalar, query.total, query.parameters)
+    else:
+        # Built once, run on the driver's cursor (app.core.driver_reads): the statement costs
+        # less than SQLAlchemy's execution of it would.
+        rows_read, total_read = _driver_reads(dialect, author_id is not None, tag is not None)
+        rows = driver_reads.fetch(session, rows_read, query.parameters)
+
+        def count() -> Any:
+            return driver_reads.fetch(session, total_read, query.parameters)[0][0]
+
     if query.total_in_rows and rows:
-        total = int(rows[0]._mapping[TOTAL])
+        total = int(rows[0][_ITEM_COLUMNS])
     elif params.page == 1 and len(rows) < params.per_page:
         total = len(rows)  # the first page holds everything there is
     else:
-        total = int(reads.scalar(query.total, query.parameters) or 0)
+        total = int(count() or 0)
     return to_json(page_fields([_item(row) for row in rows], total, params))

@@ -1,7 +1,6 @@
 """A kept public page answered before routing (app/api/public_pages.py): the same bytes and
 headers as the route's own answers, the route not run, the marker still read every time."""
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,53 +12,32 @@ from sqlalchemy import create_engine, insert
 from sqlalchemy.exc import OperationalError
 
 from app.api import caching, page_cache
+from app.api.list_lane import ListLane
 from app.core.models import Base, utcnow
 from app.posts import changes
 from app.posts.models import PostSchedule, PublicVersion
 from tests.utils.accounts import bearer, login
+from tests.utils.asgi import raw_get, steady
 from tests.utils.posts import make_post
-
-# Differ on every answer by design.
-VARYING = {b"x-request-id", b"x-process-time", b"server-timing"}
-
-
-def raw_get(app: FastAPI, url: str, *headers: tuple[bytes, bytes]) -> tuple[int, list[Any], bytes]:
-    """One GET through the ASGI app, answered as the server would receive it (raw headers)."""
-    path, _, query = url.partition("?")
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
-        "root_path": "", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-        "headers": [(b"host", b"testserver"), *headers],
-    }  # fmt: skip
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent[1:])
-    return sent[0]["status"], sent[0]["headers"], body
-
-
-def steady(headers: list[Any]) -> list[Any]:
-    return [(name, b"" if name in VARYING else value) for name, value in headers]
 
 
 @pytest.fixture
 def routed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs the route's own handling (app.api.caching.versioned) saw."""
+    """The URLs rendered or checked for a 304 (app.api.caching.versioned, on the route, and the
+    list's lane before routing, app.api.list_lane), rather than answered from a kept page."""
     seen: list[str] = []
-    real = caching.versioned
+    real, lane = caching.versioned, ListLane._respond
 
     async def counting(request: Any, handler: Any) -> Any:
         seen.append(request.url.path)
         return await real(request, handler)
 
+    async def counting_lane(self: ListLane, request: Any, *args: Any) -> Any:
+        seen.append(request.url.path)
+        return await lane(self, request, *args)
+
     monkeypatch.setattr(caching, "versioned", counting)
+    monkeypatch.setattr(ListLane, "_respond", counting_lane)
     return seen
 
 

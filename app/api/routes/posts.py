@@ -111,6 +111,8 @@ async def list_posts(
 ) -> Response:
     # The page's JSON is rendered from its rows (app/posts/public.py); a Response is sent as it
     # is, so FastAPI does not validate and serialise it again. response_model documents it.
+    # Anonymous requests with plain parameters get the same answer before routing
+    # (app/api/list_lane.py); this serves the rest (searches, callers with credentials, 422s).
     body = await read_in_thread(
         session, public.list_published, session, params=page, author_id=author_id, q=q, tag=tag
     )
