@@ -55,9 +55,10 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 # Throughput and latency against a bare-FastAPI ceiling (needs wrk); `save=1` writes bench/results/.
-# `posts=N` seeds N posts; `scale=10000,100000,1000000` makes the scale table instead (bench/scale.py).
+# `posts=N` seeds N posts; `scale=10000,100000,1000000` makes the scale table instead (bench/scale.py);
+# `buffer_pool=MIB` sizes a MariaDB/MySQL server's InnoDB buffer pool for that run.
 bench: $(STAMP)
-	$(PY) bench/run.py $(if $(save),--save) $(if $(posts),--posts $(posts)) $(if $(scale),--scale $(scale))
+	$(PY) bench/run.py $(if $(save),--save) $(if $(posts),--posts $(posts)) $(if $(scale),--scale $(scale)) $(if $(buffer_pool),--innodb-buffer-pool $(buffer_pool))
 
 # Quill's list next to fastapi/full-stack-fastapi-template's on PostgreSQL (bench/template.py):
 # TEMPLATE_DIR names a checkout of the template, DATABASE_URL the server (default local postgres).

@@ -212,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="wrk clients in the scale table's warm runs",
     )
+    parser.add_argument(
+        "--innodb-buffer-pool", type=int, metavar="MIB",
+        help="MariaDB/MySQL, scale table: innodb_buffer_pool_size for the run (restored after)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     needs_wrk = not args.checks_only or "flood" in args.checks_only.split(",")
@@ -330,15 +334,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _scale(args: argparse.Namespace, cpus: tuple[str | None, str | None], cores: int) -> int:
     sizes = [int(n) for n in args.scale.split(",")]
-    with tempfile.TemporaryDirectory(prefix="quill-scale-") as tmp:
+    base_url = os.environ.get("DATABASE_URL")
+    with (
+        tempfile.TemporaryDirectory(prefix="quill-scale-") as tmp,
+        scale.innodb_buffer_pool(base_url, args.innodb_buffer_pool) as pool_note,
+    ):
         backend, version, lines = scale.run(
-            sizes, os.environ.get("DATABASE_URL"), Path(tmp), duration=args.duration,
+            sizes, base_url, Path(tmp), duration=args.duration,
             warmup=args.warmup, connections=args.scale_connections, cpus=cpus,
         )  # fmt: skip
     settings = (
         f"one uvicorn worker per server, warm: wrk -t1 -c{args.scale_connections} "
         f"-d{args.duration:g}s after {args.warmup:g} s"
         + (f"; servers on CPU {cpus[0]}, clients on CPU {cpus[1]}" if cpus[0] else "")
+        + pool_note
     )
     text = scale.document(report.environment(backend, version, settings, cores), lines)
     print()
