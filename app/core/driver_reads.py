@@ -64,11 +64,15 @@ class DriverRead:
             if name in variables:
                 self.processors[name] = process
             else:
-                constants[escaped.get(name, name)] = value if process is None else process(value)
-        self.constants = constants
+                constants[name] = value if process is None else process(value)
+        # Named parameters go to the driver by their names in the SQL (escaped where SQLAlchemy
+        # had to), positional ones in the order they appear.
         self.escaped = {name: escaped.get(name, name) for name in variables}
         positions = compiled.positiontup if dialect.positional else None
         self.order = None if positions is None else [n for n in positions if n not in literals]
+        if self.order is None:
+            constants = {escaped.get(name, name): value for name, value in constants.items()}
+        self.constants = constants
         self.result_processors = tuple(
             (index, process)
             for index, column in enumerate(stmt.selected_columns)
