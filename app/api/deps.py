@@ -23,7 +23,7 @@ from app.core.config import Settings
 from app.core.database import Database, release
 from app.core.errors import NotAuthenticatedError
 from app.core.mail import Mailer
-from app.core.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
+from app.core.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, PageParams
 from app.jobs.queue import Jobs
 from app.posts import service as posts
 from app.posts.models import Post
@@ -166,7 +166,7 @@ AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
 async def get_page_params(
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     per_page: Annotated[
         int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page (1..100)")
     ] = DEFAULT_PER_PAGE,

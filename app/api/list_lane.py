@@ -28,14 +28,14 @@ from starlette.types import Receive, Scope, Send
 from app.api import caching, page_cache
 from app.api.deps import MAX_ID
 from app.core.database import read_in_thread
-from app.core.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageParams
+from app.core.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE, PageParams
 from app.posts import public
 from app.posts.changes import Marker
 from app.posts.schemas import TagName
 
 PATH = "/posts"
 # The route's bounds (app.api.deps.get_page_params, app.api.routes.posts.list_posts).
-BOUNDS = {"page": 1_000_000, "per_page": MAX_PER_PAGE, "author_id": MAX_ID}
+BOUNDS = {"page": MAX_PAGE, "per_page": MAX_PER_PAGE, "author_id": MAX_ID}
 # Integers as a client writes them: no sign, spaces, zeros in front or underscores, which the
 # route's validation may read otherwise; those go to the route.
 _CANONICAL = re.compile(r"[1-9][0-9]{0,9}")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.core.schemas import Page
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000
 DEFAULT_PER_PAGE = 10
 
 Item = TypeVar("Item")
